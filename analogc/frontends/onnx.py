@@ -1,0 +1,672 @@
+"""ONNX frontend: an ``.onnx`` file -> :class:`analogc.ir.Graph` (and -> torch for deploy).
+
+Shapes come from ONNX shape inference (with data propagation). Every node becomes one
+:class:`~analogc.ir.Op`; edges follow tensor producers and consumers. Products with a static
+weight (an initializer or Constant, possibly reached through Transpose/Cast/Reshape/
+DequantizeLinear... helper nodes) are ``mvm``; products of two activations are ``matmul``.
+
+Symbolic dims (``batch``, ``seq``) must be bound with ``dims={"batch": 1, "seq": 128}``;
+an unbound one is an :class:`~analogc.errors.AnalogcError` naming the node and the dim.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import importlib.machinery
+import importlib.util
+import math
+import os
+import re
+import sys
+import tempfile
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import onnx
+import onnx.numpy_helper
+import onnx.version_converter
+from onnx import shape_inference
+
+from analogc.errors import AnalogcError
+from analogc.ir import Graph, Op, OpKind
+
+_PROTOBUF_LIMIT = 2**31 - 1  # protobuf cannot serialise a message of 2 GiB or more
+_ONNX2TORCH_OPSET = 17  # newest opset onnx2torch 1.5 converts for every op it supports
+
+# -- classification tables (op_type -> kind); anything unlisted is ``other`` ----------------
+_WEIGHT_HELPERS = frozenset({"Transpose", "Cast", "Reshape", "Identity", "Unsqueeze",
+                             "Squeeze", "DequantizeLinear", "Flatten", "CastLike"})
+_NORM = frozenset({"LayerNormalization", "BatchNormalization", "InstanceNormalization",
+                   "GroupNormalization", "SimplifiedLayerNormalization", "RMSNormalization",
+                   "SkipLayerNormalization", "SkipSimplifiedLayerNormalization",
+                   "LpNormalization", "MeanVarianceNormalization", "LRN"})
+_SOFTMAX = frozenset({"Softmax", "LogSoftmax"})
+_ACTIVATION = frozenset({"Relu", "LeakyRelu", "PRelu", "Gelu", "FastGelu", "BiasGelu",
+                         "QuickGelu", "Erf", "Tanh", "Sigmoid", "HardSigmoid", "HardSwish",
+                         "Silu", "Swish", "Softplus", "Softsign", "Elu", "Selu", "Celu",
+                         "Mish", "ThresholdedRelu", "Clip", "Shrink"})
+_ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Reciprocal", "Neg",
+                          "Abs", "Exp", "Log", "Where", "Equal", "Less", "LessOrEqual",
+                          "Greater", "GreaterOrEqual", "And", "Or", "Not", "Xor", "Max",
+                          "Min", "Mean", "Sum", "Mod", "Floor", "Ceil", "Round", "Sign",
+                          "Sin", "Cos", "Tan", "IsNaN", "IsInf", "BitShift", "Trilu",
+                          "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
+_REDUCTION = frozenset({"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+                        "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
+                        "ReduceSumSquare", "ArgMax", "ArgMin", "GlobalAveragePool",
+                        "GlobalMaxPool", "AveragePool", "MaxPool", "LpPool", "CumSum"})
+_DATA_MOVEMENT = frozenset({"Reshape", "Transpose", "Concat", "Slice", "Gather",
+                            "GatherElements", "GatherND", "ScatterND", "ScatterElements",
+                            "Split", "Squeeze", "Unsqueeze", "Expand", "Shape", "Size",
+                            "Constant", "ConstantOfShape", "Cast", "CastLike", "Identity",
+                            "Flatten", "Tile", "Pad", "Range", "Dropout", "DepthToSpace",
+                            "SpaceToDepth", "Resize", "Upsample", "EyeLike", "OneHot"})
+_PRODUCTS = frozenset({"MatMul", "Gemm", "Conv", "ConvTranspose"})
+
+
+# -- public API -------------------------------------------------------------------------
+def load_onnx(path: str | os.PathLike, dims: Mapping[str, int] | None = None) -> Graph:
+    """Read an ONNX file into an analogc :class:`~analogc.ir.Graph`.
+
+    ``dims`` binds the model's symbolic dimensions (graph-input ``dim_param`` names) to
+    sizes; a symbolic dim left unbound is an error. External data is never read: only the
+    initializers' shapes are needed, so a 100 GB model loads in seconds. Models that store
+    weights as external data go through ``onnx.shape_inference.infer_shapes_path`` (the
+    path-based inference that has no 2 GB limit).
+
+    Example::
+
+        g = load_onnx("gpt2.onnx", dims={"batch": 1, "seq": 128})
+        g.summary()["macs_mvm"]
+        [(op.name, op.in_features, op.out_features) for op in g.ops("mvm")]
+    """
+    path = Path(path)
+    model = _read_model(path)
+    if dims:
+        _bind_dims(model, dims, path)
+    _check_inputs(model, path)
+    model = _infer_shapes(model, path)
+    return _to_graph(model, path)
+
+
+def onnx_to_torch(path: str | os.PathLike) -> Any:
+    """Convert an ONNX file to a runnable ``torch.nn.Module`` with onnx2torch (for deploy).
+
+    onnx2torch imports torchvision at package import, only for its NonMaxSuppression and
+    RoiAlign converters. Where torchvision cannot be imported a placeholder module stands in
+    during that import (and is removed from ``sys.modules`` afterwards); a model that uses
+    those two ops raises :class:`~analogc.errors.AnalogcError` when run. onnx2torch itself is
+    not a declared dependency (its metadata pulls torchvision): ``pip install --no-deps
+    onnx2torch``. Submodules are named after the ONNX nodes; :func:`onnx_mvm_modules` maps
+    each ``mvm`` op of :func:`load_onnx` to its submodule.
+
+    Example::
+
+        module = onnx_to_torch("mlp.onnx")
+        y = module(torch.randn(3, 8))
+    """
+    path = Path(path)
+    _read_model(path)  # clear errors for missing/corrupt files before onnx2torch sees it
+    converter = _import_onnx2torch()
+    model = _load_full(path)
+    _drop_redundant_allowzero(model)
+    model = _convertible_opset(model, converter, path)
+    try:
+        return converter.convert(model)
+    except AnalogcError:
+        raise
+    except Exception as e:  # onnx2torch raises NotImplementedError etc. for unsupported ops
+        raise AnalogcError(f"{path}: onnx2torch cannot convert this model: "
+                           f"{_first_line(e)}") from e
+
+
+def onnx_mvm_modules(path: str | os.PathLike, dims: Mapping[str, int] | None = None
+                     ) -> dict[str, str]:
+    """Map each ``mvm`` op name of :func:`load_onnx` to the submodule name that
+    :func:`onnx_to_torch` gives the same ONNX node (onnx2torch's node naming).
+
+    Example::
+
+        names = onnx_mvm_modules("mlp.onnx")           # {"node_linear": "node_linear", ...}
+        module = onnx_to_torch("mlp.onnx")
+        linear = module.get_submodule(names["node_linear"])
+    """
+    graph = load_onnx(path, dims)
+    naming = _import_onnx2torch().onnx_graph.OnnxGraph.generate_node_name
+    model = _read_model(Path(path))
+    counters: dict[str, int] = {}
+    by_index: list[str] = []
+    for node in model.graph.node:  # the same de-duplication onnx2torch's OnnxGraph applies
+        name = naming(node)
+        n = counters.setdefault(name, 0)
+        counters[name] += 1
+        by_index.append(name + (f"_{n}" if n else ""))
+    return {op.name: by_index[op.meta["onnx_index"]] for op in graph.ops(OpKind.MVM)}
+
+
+def _convertible_opset(model: onnx.ModelProto, converter: types.ModuleType, path: Path
+                       ) -> onnx.ModelProto:
+    """Down-convert to opset 17 when onnx2torch lacks a converter for a newer op version
+    (the torch.onnx exporter writes opset 18+; onnx2torch 1.5 stops at 17 for many ops)."""
+    missing = _unconvertible_node(model, converter)
+    if missing is None:
+        return model
+    if _default_opset(model) > _ONNX2TORCH_OPSET:
+        try:
+            model = onnx.version_converter.convert_version(model, _ONNX2TORCH_OPSET)
+        except Exception as e:
+            raise AnalogcError(f"{path}: node {missing} has no onnx2torch converter and the "
+                               f"model cannot be converted to opset {_ONNX2TORCH_OPSET}: "
+                               f"{_first_line(e)}") from e
+        missing = _unconvertible_node(model, converter)
+    if missing is not None:
+        raise AnalogcError(f"{path}: onnx2torch has no converter for node {missing}")
+    return model
+
+
+def _drop_redundant_allowzero(model: onnx.ModelProto) -> None:
+    """Reshape ``allowzero=1`` (which the torch.onnx exporter always writes, and onnx2torch
+    rejects) only differs from 0 when the target shape holds a 0: drop it where the shape
+    is a constant without zeros."""
+    consts = {t.name: t for t in model.graph.initializer}
+    consts.update({n.output[0]: a.t for n in model.graph.node if n.op_type == "Constant"
+                   for a in n.attribute if a.name == "value"})
+    for node in model.graph.node:
+        if node.op_type != "Reshape" or len(node.input) < 2 or node.input[1] not in consts:
+            continue
+        allowzero = [a for a in node.attribute if a.name == "allowzero"]
+        if allowzero and 0 not in onnx.numpy_helper.to_array(consts[node.input[1]]).tolist():
+            node.attribute.remove(allowzero[0])
+
+
+def _unconvertible_node(model: onnx.ModelProto, converter: types.ModuleType) -> str | None:
+    """Label of the first node onnx2torch cannot convert at the model's opset, or None."""
+    registry = converter.node_converters.registry
+    opsets = {o.domain or "": o.version for o in model.opset_import}
+    for index, node in enumerate(model.graph.node):
+        try:
+            registry.get_converter(domain=node.domain or "", operation_type=node.op_type,
+                                   version=opsets.get(node.domain or "", 1))
+        except NotImplementedError:
+            return f"{_node_label(node, index)} at opset {opsets.get(node.domain or '', 1)}"
+    return None
+
+
+def _default_opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+# -- reading and checking ---------------------------------------------------------------
+def _read_model(path: Path) -> onnx.ModelProto:
+    """Parse the model proto without external data; AnalogcError for missing/corrupt files."""
+    if not path.exists():
+        raise AnalogcError(f"{path}: no such file (expected an .onnx model)")
+    if not path.is_file():
+        raise AnalogcError(f"{path}: not a file (expected an .onnx model)")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # DecodeError, RuntimeWarning-as-error, ...
+        raise AnalogcError(f"{path}: not a valid ONNX file (corrupt or truncated?): "
+                           f"{_first_line(e)}") from e
+    # an empty or truncated file can still parse as a (nearly) empty ModelProto;
+    # opset_import is serialised after the graph, so truncation loses it
+    if not model.opset_import or not model.HasField("graph"):
+        raise AnalogcError(f"{path}: not a valid ONNX file (no graph or opset_import: "
+                           "corrupt or truncated?)")
+    if not model.graph.output:
+        raise AnalogcError(f"{path}: ONNX graph has no outputs (truncated file?)")
+    return model
+
+
+def _load_full(path: Path) -> onnx.ModelProto:
+    """The model with its external data, for running it."""
+    try:
+        return onnx.load(str(path), load_external_data=True)
+    except Exception as e:
+        raise AnalogcError(f"{path}: cannot read the model's external data: "
+                           f"{_first_line(e)}") from e
+
+
+def _bind_dims(model: onnx.ModelProto, dims: Mapping[str, int], path: Path) -> None:
+    """Replace symbolic dims by sizes in inputs, outputs and value_info; drop stale ones."""
+    for name, size in dims.items():
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise AnalogcError(f"{path}: dims[{name!r}] = {size!r}; expected an integer >= 1")
+    declared = {d.dim_param for vi in model.graph.input for d in _dims_of(vi) if d.dim_param}
+    unknown = sorted(set(dims) - declared)
+    if unknown:
+        raise AnalogcError(f"{path}: dims {unknown} are not symbolic dims of the graph "
+                           f"inputs (those are {sorted(declared) or 'none'})")
+    g = model.graph
+    for vi in [*g.input, *g.output, *g.value_info]:
+        for d in _dims_of(vi):
+            if d.dim_param in dims:
+                d.dim_value = dims[d.dim_param]  # oneof: clears dim_param
+            elif d.dim_param and vi not in g.input:
+                d.Clear()  # an expression of bound dims ("s0 + 1"): let inference redo it
+
+
+def _check_inputs(model: onnx.ModelProto, path: Path) -> None:
+    """Graph inputs need known, positive dims; node inputs must be defined before use."""
+    inits = {t.name for t in model.graph.initializer}
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        for i, d in enumerate(_dims_of(vi)):
+            if d.HasField("dim_value") and d.dim_value < 1:
+                raise AnalogcError(f"{path}: graph input {vi.name!r} dim {i} is "
+                                   f"{d.dim_value}; expected a size >= 1")
+    defined = inits | {vi.name for vi in model.graph.input} | {""}
+    for index, node in enumerate(model.graph.node):
+        for name in node.input:
+            if name not in defined:
+                raise AnalogcError(f"{path}: node {_node_label(node, index)} reads "
+                                   f"{name!r}, which no earlier node, graph input or "
+                                   "initializer defines (graph not topologically sorted or "
+                                   "truncated)")
+        defined.update(node.output)
+
+
+def _infer_shapes(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
+    """Run ONNX shape inference (strict, with data propagation); path-based for models
+    with external data or a proto near the 2 GB limit."""
+    try:
+        if _uses_external_data(model) or model.ByteSize() >= _PROTOBUF_LIMIT:
+            return _infer_shapes_via_path(model)
+        return shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except Exception as e:  # onnx.shape_inference.InferenceError and checker errors
+        raise AnalogcError(_inference_message(path, e)) from e
+
+
+def _infer_shapes_via_path(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``infer_shapes_path`` on a copy of the proto (external data is referenced, not read)."""
+    with tempfile.TemporaryDirectory(prefix="analogc-onnx-") as tmp:
+        src, dst = os.path.join(tmp, "in.onnx"), os.path.join(tmp, "out.onnx")
+        onnx.save_model(model, src)
+        shape_inference.infer_shapes_path(src, dst, strict_mode=True, data_prop=True)
+        return onnx.load(dst, load_external_data=False)
+
+
+def _inference_message(path: Path, e: Exception) -> str:
+    text = " ".join(str(e).split())
+    node = re.search(r"node name: ([^)]*)\)", text)
+    op = re.search(r"op_type:\s*(\w+)", text)
+    where = f"node {node.group(1)!r}" + (f" ({op.group(1)})" if op else "") if node else "a node"
+    detail = re.sub(r"^.*?\]\s*", "", text.split("[ShapeInferenceError]")[-1])
+    return f"{path}: shape inference failed at {where}: {detail[:300]}"
+
+
+# -- building the Graph -------------------------------------------------------------------
+@dataclass
+class _Tensors:
+    """What the graph knows about its tensors: shapes, static values and who made them."""
+
+    shapes: dict[str, tuple[Any, ...]]
+    static_root: dict[str, str]  # static tensor -> initializer / Constant output it comes from
+    root_shape: dict[str, tuple[int, ...]]  # initializer / Constant -> shape as stored
+    producer: dict[str, str]  # tensor -> op name
+
+
+def _to_graph(model: onnx.ModelProto, path: Path) -> Graph:
+    g = model.graph
+    tensors = _Tensors(_shapes(model), {}, {}, {})
+    for t in g.initializer:
+        tensors.static_root[t.name] = t.name
+        tensors.root_shape[t.name] = tuple(t.dims)
+    graph = Graph(g.name or path.stem, source="onnx")
+    graph.meta.update(path=str(path), opset={o.domain or "ai.onnx": o.version
+                                             for o in model.opset_import},
+                      inputs=[vi.name for vi in g.input if vi.name not in tensors.root_shape],
+                      outputs=[vi.name for vi in g.output])
+    used: set[str] = set()
+    for index, node in enumerate(g.node):
+        name = _unique_name(node, index, used)
+        _track_static(node, tensors)
+        op = _make_op(node, index, name, tensors, path)
+        graph.add(op, [tensors.producer[t] for t in node.input if t in tensors.producer])
+        for t in node.output:
+            if t:
+                tensors.producer[t] = name
+    return graph
+
+
+def _make_op(node: onnx.NodeProto, index: int, name: str, tensors: _Tensors,
+             path: Path) -> Op:
+    label = _node_label(node, index)
+    out_shape = _known_shape(node, tensors, path, label)
+    ins = [tensors.shapes.get(t) for t in node.input if t]
+    input_shapes = [tuple(s) for s in ins if s is not None and _all_int(s)]
+    kind, product = _classify(node, tensors, path, label)
+    fields = {"module_path": _node_module_path(node), **product}
+    return Op(name=name, kind=kind, target=_target(node), input_shapes=input_shapes,
+              output_shape=out_shape, elements=math.prod(out_shape),
+              module_type=node.op_type,
+              meta={"onnx_index": index, "onnx_inputs": list(node.input),
+                    "onnx_outputs": list(node.output)}, **fields)
+
+
+def _classify(node: onnx.NodeProto, tensors: _Tensors, path: Path, label: str
+              ) -> tuple[OpKind, dict[str, Any]]:
+    """The op's kind, plus the product fields (K, N, M, G, weight) of mvm/matmul ops."""
+    t = node.op_type
+    if node.domain not in ("", "ai.onnx", "com.microsoft"):
+        return OpKind.OTHER, {}
+    if t in _PRODUCTS:
+        return _product(node, tensors, path, label)
+    if t == "Gather" and node.input[0] in tensors.static_root:
+        return OpKind.EMBEDDING, {"param": tensors.static_root[node.input[0]],
+                                  "weight_shape": tensors.root_shape[
+                                      tensors.static_root[node.input[0]]]}
+    if t in _WEIGHT_HELPERS and node.output[0] in tensors.static_root:
+        return OpKind.DATA_MOVEMENT, {}  # a step of a weight chain (transpose, dequant...)
+    for kind, table in ((OpKind.SOFTMAX, _SOFTMAX), (OpKind.NORM, _NORM),
+                        (OpKind.ACTIVATION, _ACTIVATION), (OpKind.ELEMENTWISE, _ELEMENTWISE),
+                        (OpKind.REDUCTION, _REDUCTION), (OpKind.DATA_MOVEMENT, _DATA_MOVEMENT)):
+        if t in table:
+            return kind, {}
+    return OpKind.OTHER, {}
+
+
+def _product(node: onnx.NodeProto, tensors: _Tensors, path: Path, label: str
+             ) -> tuple[OpKind, dict[str, Any]]:
+    shapes = [_need_shape(node, i, tensors, path, label) for i in range(2)]
+    out = _need_out_shape(node, tensors, path, label)
+    t = node.op_type
+    if t == "Conv":
+        return OpKind.MVM, _conv(node, shapes, out, tensors)
+    if t == "ConvTranspose":
+        return OpKind.MVM, _conv_transpose(node, shapes, out, tensors)
+    static = [node.input[i] in tensors.static_root for i in range(2)]
+    if t == "Gemm":
+        return _gemm(node, shapes, static, tensors)
+    return _matmul(node, shapes, out, static, tensors)
+
+
+def _gemm(node: onnx.NodeProto, shapes: list[tuple[int, ...]], static: list[bool],
+          tensors: _Tensors) -> tuple[OpKind, dict[str, Any]]:
+    attrs = _attrs(node)
+    a, b = shapes
+    m, k = (a[1], a[0]) if attrs.get("transA", 0) else (a[0], a[1])
+    n = b[0] if attrs.get("transB", 0) else b[1]
+    if static[1] or not static[0]:
+        dims = {"vectors": m, "in_features": k, "out_features": n, "groups": 1}
+        weight = 1
+    else:  # weight on the left: out^T = B^T A^T
+        dims = {"vectors": n, "in_features": k, "out_features": m, "groups": 1}
+        weight = 0
+    if not any(static):
+        return OpKind.MATMUL, dims
+    return OpKind.MVM, {**dims, **_weight_fields(node, weight, tensors)}
+
+
+def _matmul(node: onnx.NodeProto, shapes: list[tuple[int, ...]], out: tuple[int, ...],
+            static: list[bool], tensors: _Tensors) -> tuple[OpKind, dict[str, Any]]:
+    a, b = (list(s) for s in shapes)
+    a = [1] + a if len(a) == 1 else a  # numpy matmul promotion of vectors
+    b = b + [1] if len(b) == 1 else b
+    k = a[-1]
+    n = b[-1]
+    rows = math.prod(out) // n if n else 0  # output positions / N = vectors (all groups)
+    if static[1] or (static[0] and not static[1]):
+        w = 1 if static[1] else 0
+        wshape = b if w == 1 else a
+        groups = math.prod(wshape[:-2])  # batched weights: one matrix per batch index
+        if w == 1:
+            dims = {"in_features": k, "out_features": n, "groups": groups,
+                    "vectors": rows // groups}
+        else:  # W (.., M, K) @ X (.., K, N): N vectors of length K give M outputs
+            m = a[-2]
+            dims = {"in_features": k, "out_features": m, "groups": groups,
+                    "vectors": math.prod(out) // (m * groups)}
+        return OpKind.MVM, {**dims, **_weight_fields(node, w, tensors)}
+    m = a[-2]
+    groups = math.prod(out) // (m * n) if m * n else 0
+    return OpKind.MATMUL, {"groups": groups, "vectors": m, "in_features": k,
+                           "out_features": n}
+
+
+def _conv(node: onnx.NodeProto, shapes: list[tuple[int, ...]], out: tuple[int, ...],
+          tensors: _Tensors) -> dict[str, Any]:
+    """im2col view: each output pixel is one vector of C_in/g*kh*kw inputs -> C_out/g."""
+    x, w = shapes
+    attrs = _attrs(node)
+    g = attrs.get("group", 1)
+    kernel = tuple(w[2:])
+    return {"groups": g, "in_features": math.prod(w[1:]), "out_features": w[0] // g,
+            "vectors": out[0] * math.prod(out[2:]), "conv": _conv_meta(attrs, kernel),
+            **_weight_fields(node, 1, tensors)}
+
+
+def _conv_transpose(node: onnx.NodeProto, shapes: list[tuple[int, ...]],
+                    out: tuple[int, ...], tensors: _Tensors) -> dict[str, Any]:
+    """Scatter view: each input pixel (C_in/g values) feeds C_out/g*kh*kw outputs."""
+    x, w = shapes  # w: (C_in, C_out/g, kh, kw)
+    attrs = _attrs(node)
+    g = attrs.get("group", 1)
+    kernel = tuple(w[2:])
+    return {"groups": g, "in_features": w[0] // g, "out_features": math.prod(w[1:]),
+            "vectors": x[0] * math.prod(x[2:]),
+            "conv": {**_conv_meta(attrs, kernel), "transposed": True},
+            **_weight_fields(node, 1, tensors)}
+
+
+def _conv_meta(attrs: dict[str, Any], kernel: tuple[int, ...]) -> dict[str, Any]:
+    nd = len(kernel)
+    pads = tuple(attrs.get("pads", [0] * 2 * nd))
+    return {"kernel": kernel, "stride": tuple(attrs.get("strides", [1] * nd)),
+            "padding": pads[:nd] if pads[:nd] == pads[nd:] else pads,
+            "dilation": tuple(attrs.get("dilations", [1] * nd)),
+            "auto_pad": attrs.get("auto_pad", "NOTSET")}
+
+
+def _weight_fields(node: onnx.NodeProto, index: int, tensors: _Tensors) -> dict[str, Any]:
+    """param / weight_shape / module_path of the static operand ``index``."""
+    root = tensors.static_root.get(node.input[index])
+    if root is None:  # Conv with a computed weight: still an mvm, but no stored weight
+        return {"module_path": _node_module_path(node) or node.name or None}
+    return {"param": root, "weight_shape": tensors.root_shape.get(root),
+            "module_path": _module_path(root, node)}
+
+
+def _track_static(node: onnx.NodeProto, tensors: _Tensors) -> None:
+    """Mark outputs of Constant nodes, and of weight helpers fed only by static tensors."""
+    if node.op_type == "Constant" and node.output:
+        value = next((a for a in node.attribute if a.name == "value"), None)
+        tensors.static_root[node.output[0]] = node.output[0]
+        tensors.root_shape[node.output[0]] = tuple(value.t.dims) if value else ()
+    elif node.op_type in _WEIGHT_HELPERS and node.input and node.output:
+        if all(t in tensors.static_root for t in node.input if t):
+            tensors.static_root[node.output[0]] = tensors.static_root[node.input[0]]
+
+
+# -- shapes -----------------------------------------------------------------------------
+def _shapes(model: onnx.ModelProto) -> dict[str, tuple[Any, ...]]:
+    """Tensor name -> shape (ints, or dim_param strings, or None for unknown dims)."""
+    g = model.graph
+    out: dict[str, tuple[Any, ...]] = {}
+    for vi in [*g.input, *g.value_info, *g.output]:
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+            out[vi.name] = tuple(d.dim_value if d.HasField("dim_value") else
+                                 (d.dim_param or None) for d in _dims_of(vi))
+    for t in g.initializer:
+        out[t.name] = tuple(t.dims)
+    return out
+
+
+def _known_shape(node: onnx.NodeProto, tensors: _Tensors, path: Path, label: str
+                 ) -> tuple[int, ...]:
+    """Shape of the node's first output; ``()`` for nodes without outputs."""
+    if not node.output or not node.output[0]:
+        return ()
+    return _need_out_shape(node, tensors, path, label)
+
+
+def _need_out_shape(node: onnx.NodeProto, tensors: _Tensors, path: Path, label: str
+                    ) -> tuple[int, ...]:
+    return _int_shape(tensors.shapes.get(node.output[0]), path, label,
+                      f"output {node.output[0]!r}")
+
+
+def _need_shape(node: onnx.NodeProto, i: int, tensors: _Tensors, path: Path, label: str
+                ) -> tuple[int, ...]:
+    return _int_shape(tensors.shapes.get(node.input[i]), path, label,
+                      f"input {node.input[i]!r}")
+
+
+def _int_shape(shape: tuple[Any, ...] | None, path: Path, label: str, what: str
+               ) -> tuple[int, ...]:
+    if shape is None:
+        raise AnalogcError(f"{path}: node {label} {what}: shape could not be inferred "
+                           "(unsupported or custom op upstream?)")
+    for i, d in enumerate(shape):
+        if isinstance(d, str):
+            raise AnalogcError(f"{path}: node {label} {what} has symbolic dim {d!r}; bind "
+                               f"it with load_onnx(path, dims={{{d!r}: N}})")
+        if d is None:
+            raise AnalogcError(f"{path}: node {label} {what} dim {i} could not be inferred; "
+                               "bind the graph's symbolic dims with load_onnx(path, dims=...)")
+        if d < 0:
+            raise AnalogcError(f"{path}: node {label} {what} dim {i} is {d}; expected >= 0")
+    return tuple(int(d) for d in shape)
+
+
+def _all_int(shape: tuple[Any, ...]) -> bool:
+    return all(isinstance(d, int) for d in shape)
+
+
+def _dims_of(vi: onnx.ValueInfoProto) -> list[Any]:
+    t = vi.type
+    if not t.HasField("tensor_type") or not t.tensor_type.HasField("shape"):
+        return []
+    return list(t.tensor_type.shape.dim)
+
+
+def _uses_external_data(model: onnx.ModelProto) -> bool:
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+
+
+# -- names --------------------------------------------------------------------------------
+def _unique_name(node: onnx.NodeProto, index: int, used: set[str]) -> str:
+    name = node.name or f"{node.op_type}_{index}"
+    if name in used:
+        name = f"{name}_{index}"
+    used.add(name)
+    return name
+
+
+def _node_label(node: onnx.NodeProto, index: int) -> str:
+    return f"{node.name or '#' + str(index)!r} ({node.op_type})"
+
+
+def _target(node: onnx.NodeProto) -> str:
+    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
+
+
+def _module_path(param: str, node: onnx.NodeProto) -> str:
+    """``transformer.h.0.attn.c_attn.weight`` -> ``transformer.h.0.attn.c_attn``; weights
+    without a torch-like name (folded by the exporter: ``val_40``) fall back to the node's
+    module scope, then to its name."""
+    m = re.match(r"^(.+)\.weight\w*$", param)
+    if m and not param.startswith("onnx::"):
+        return m.group(1)
+    return _node_module_path(node) or node.name or param
+
+
+def _node_module_path(node: onnx.NodeProto) -> str | None:
+    """The torch module a node came from: the torch.onnx (dynamo) exporter's
+    ``pkg.torch.onnx.name_scopes`` metadata, or a legacy ``/transformer/h.0/attn/Gemm``
+    scope name."""
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            try:
+                scopes = ast.literal_eval(prop.value)
+            except (ValueError, SyntaxError):
+                break
+            if isinstance(scopes, list) and len(scopes) >= 2 and scopes[-2]:
+                return str(scopes[-2])
+            break
+    return _path_from_node_name(node.name)
+
+
+def _path_from_node_name(name: str) -> str | None:
+    """Legacy exporter scopes: ``/transformer/h.0/attn/c_attn/Gemm`` -> dotted path."""
+    if not name.startswith("/") or name.count("/") < 2:
+        return None
+    return ".".join(p for p in name.strip("/").split("/")[:-1] if p) or None
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    values = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    return {k: v.decode() if isinstance(v, bytes) else v for k, v in values.items()}
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:300]
+
+
+# -- onnx2torch without torchvision ------------------------------------------------------
+def _import_onnx2torch() -> types.ModuleType:
+    """``import onnx2torch``, with a torchvision placeholder where torchvision is absent."""
+    if "onnx2torch" in sys.modules:
+        return sys.modules["onnx2torch"]
+    if importlib.util.find_spec("onnx2torch") is None:
+        raise AnalogcError("onnx_to_torch needs onnx2torch: pip install --no-deps onnx2torch")
+    if _torchvision_importable():
+        return importlib.import_module("onnx2torch")
+    with _torchvision_placeholder():
+        return importlib.import_module("onnx2torch")
+
+
+def _torchvision_importable() -> bool:
+    """True when a working torchvision is installed (a broken one counts as absent)."""
+    if "torchvision" in sys.modules:
+        return True
+    if importlib.util.find_spec("torchvision") is None:
+        return False
+    before = set(sys.modules)
+    try:
+        importlib.import_module("torchvision")
+        return True
+    except Exception:  # PyPI torchvision built for another torch fails at import
+        for name in set(sys.modules) - before:
+            if name == "torchvision" or name.startswith("torchvision."):
+                del sys.modules[name]
+        return False
+
+
+class _TorchvisionPlaceholder(types.ModuleType):
+    """Stands in for torchvision / torchvision.ops: any function it hands out raises."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def missing(*args: Any, **kwargs: Any) -> Any:
+            raise AnalogcError(f"ONNX op NonMaxSuppression/RoiAlign needs torchvision "
+                               f"(torchvision.ops.{name}), which is not importable here")
+        return missing
+
+
+@contextlib.contextmanager
+def _torchvision_placeholder() -> Iterator[None]:
+    """Put placeholder ``torchvision``/``torchvision.ops`` modules in ``sys.modules`` for
+    the duration of the block, then restore ``sys.modules`` as it was."""
+    names = ("torchvision", "torchvision.ops")
+    saved = {n: sys.modules[n] for n in names if n in sys.modules}
+    root = _TorchvisionPlaceholder("torchvision", "analogc placeholder: torchvision absent")
+    ops = _TorchvisionPlaceholder("torchvision.ops")
+    for m in (root, ops):
+        m.__spec__ = importlib.machinery.ModuleSpec(m.__name__, loader=None)
+    root.__path__ = []  # a package, so ``torchvision.ops`` resolves
+    root.ops = ops
+    sys.modules.update({"torchvision": root, "torchvision.ops": ops})
+    try:
+        yield
+    finally:
+        for n in names:
+            sys.modules.pop(n, None)
+        sys.modules.update(saved)
