@@ -182,8 +182,9 @@ def repeat_block(g: Graph, block_prefix: str, count: int, index_token: str) -> G
     ``block_prefix`` is the module path of the single traced block (``"model.layers.0"``);
     copies get ``index_token`` replaced by their index (``layers.0`` -> ``layers.7``), so module
     paths and state-dict names stay those of the full model. Ops before the block keep their
-    place, the copies follow in order, then the ops after the block. Edges that entered the
-    block from outside enter copy 0; copy i>0 takes them from copy i-1's outputs.
+    place, the copies follow in order, then the ops after the block. The edge that carried
+    the residual stream into the block comes, for copy i>0, from copy i-1's outputs; other
+    edges from outside (masks, position tables) feed every copy.
     """
     if count < 1:
         raise ValueError(f"repeat count must be >= 1, got {count}")
@@ -202,8 +203,13 @@ def repeat_block(g: Graph, block_prefix: str, count: int, index_token: str) -> G
     block = ops[first:last + 1]
     pre, post = ops[:first], ops[last + 1:]
     names = {o.name for o in block}
-    outputs = {o.name for o in block if any(s not in names for s in g.nx.successors(o.name))}
+    outputs = [o.name for o in block if any(s not in names for s in g.nx.successors(o.name))]
     entries = {o.name: [p for p in g.predecessors(o.name) if p not in names] for o in block}
+    order = {o.name: i for i, o in enumerate(pre)}
+    # the residual stream enters from the last op before the block; masks and position
+    # tables computed earlier feed every copy unchanged
+    stream = max((p for ps in entries.values() for p in ps if p in order),
+                 key=order.__getitem__, default=None)
     exit_of: dict[int, list[str]] = {}
 
     out = Graph(g.name, g.source)
@@ -221,10 +227,8 @@ def repeat_block(g: Graph, block_prefix: str, count: int, index_token: str) -> G
                           module_path=rename(o.module_path or "", i) or o.module_path,
                           param=rename(o.param or "", i) or o.param)
             ins = [local[p] for p in g.predecessors(o.name) if p in names]
-            if i == 0:
-                ins += entries[o.name]
-            else:
-                ins += exit_of[i - 1] if entries[o.name] else []
+            for p in entries[o.name]:
+                ins += exit_of[i - 1] if (i > 0 and p == stream) else [p]
             out.add(new, ins)
         exit_of[i] = [local[n] for n in outputs]
     for o in post:

@@ -1,0 +1,351 @@
+"""The ``analogc`` command.
+
+    analogc                         # report on the built-in default (gpt2 on the default preset)
+    analogc report llama-3-8b --hw pcm-hermes --hw mzi --seq-len 2048 --out out/
+    analogc models                  # the zoo
+    analogc hw                      # hardware presets
+
+A user mistake prints one line ``error: ...`` and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+DEFAULT_MODEL = "gpt2"
+
+
+# -- output helpers ----------------------------------------------------------------------
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename: never a half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _console(file: Any = None) -> Any:
+    from rich.console import Console
+
+    return Console(file=file or sys.stdout, width=max(100, min(160, _term_width())),
+                   highlight=False, soft_wrap=False)
+
+
+def _term_width() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 120
+
+
+def _eng(x: float, unit: str = "") -> str:
+    """1.23e9 -> '1.23 G' (SI prefixes)."""
+    if x == 0:
+        return f"0 {unit}".strip()
+    prefixes = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"),
+                (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"),
+                (1e-18, "a"), (1e-21, "z")]
+    for scale, p in prefixes:
+        if abs(x) >= scale:
+            return f"{x / scale:.3g} {p}{unit}".strip()
+    return f"{x:.3g} {unit}".strip()
+
+
+# -- layer-type grouping -----------------------------------------------------------------
+_INDEX = re.compile(r"\.\d+(?=\.|$)")
+
+
+def layer_type(module_path: str | None, kind: str) -> str:
+    """``transformer.h.7.attn.c_attn`` -> ``transformer.h.*.attn.c_attn``."""
+    if not module_path:
+        return f"({kind})"
+    return _INDEX.sub(".*", module_path)
+
+
+def plan_table(plan: Any) -> Any:
+    """Per-layer-type rows of a plan: count, MACs, tiles and utilization (a DataFrame)."""
+    import pandas as pd
+
+    df = plan.to_dataframe()
+    if df.empty:
+        return df
+    df["layer_type"] = [layer_type(m, k) if k in ("mvm", "matmul") else f"({k})"
+                        for m, k in zip(df["module"], df["kind"])]
+    df["cap"] = df["tiles"] * plan.hw.tile.rows * plan.hw.tile.cols
+    df["used"] = df["utilization"].fillna(0) * df["cap"]
+    g = df.groupby(["layer_type", "kind", "placement"], sort=False).agg(
+        ops=("op", "count"), macs=("macs", "sum"), elements=("elements", "sum"),
+        tiles=("tiles", "sum"), used=("used", "sum"), cap=("cap", "sum")).reset_index()
+    g["utilization"] = (g["used"] / g["cap"]).where(g["cap"] > 0)
+    return g.drop(columns=["used", "cap"])
+
+
+# -- commands ----------------------------------------------------------------------------
+def _load_graph(model: str, seq_len: int | None, batch: int) -> Any:
+    import analogc
+
+    if model.endswith(".onnx"):
+        if not Path(model).exists():
+            raise analogc.AnalogcError(f"{model}: no such file (expected an ONNX model file)")
+        return analogc.load_onnx(model)
+    if ":" in model:
+        obj = analogc.load_factory(model)
+        if isinstance(obj, tuple):
+            return analogc.trace(obj[0], obj[1], name=model)
+        return analogc.trace(obj, seq_len=seq_len, batch=batch, name=model)
+    return analogc.trace(model, seq_len=seq_len, batch=batch)
+
+
+def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    from analogc.errors import AnalogcError
+
+    out: dict[str, Any] = {}
+    for it in items or ():
+        k, sep, v = it.partition("=")
+        if not sep or not k:
+            raise AnalogcError(f"--set {it!r}: expected KEY=VALUE (e.g. adc_bits=6)")
+        out[k.strip()] = _parse_value(v.strip())
+    return out
+
+
+def _parse_value(v: str) -> Any:
+    low = v.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import analogc
+
+    for name, v in (("--seq-len", args.seq_len), ("--batch", args.batch)):
+        if v is not None and v < 1:
+            raise analogc.AnalogcError(f"{name}: expected a positive integer, got {v}")
+    model = args.model or DEFAULT_MODEL
+    graph = _load_graph(model, args.seq_len, args.batch or 1)
+    overrides = _parse_overrides(args.set)
+    plans = [analogc.compile(graph, hw=h, digital=args.digital or (), **overrides)
+             for h in (args.hw or [None])]
+    reports = _estimate_all(plans)
+    out_text = io.StringIO() if args.format != "table" else None
+    if args.format == "table":
+        con = _console()
+        _print_graph(graph, con)
+        for plan in plans:
+            _print_plan(plan, con)
+        if reports:
+            _render_reports(reports, con)
+    elif args.format == "csv":
+        import pandas as pd
+
+        frames = [plan_table(p).assign(hw=p.hw.name) for p in plans]
+        sys.stdout.write(pd.concat(frames).to_csv(index=False))
+    else:
+        sys.stdout.write(json.dumps(_json_doc(graph, plans, reports), indent=2, default=str) + "\n")
+    if args.out:
+        written = _write_outputs(Path(args.out), graph, plans, reports)
+        if args.format == "table":
+            print(f"wrote {', '.join(str(w) for w in written)}")
+    del out_text
+    return 0
+
+
+def _estimate_all(plans: list[Any]) -> list[Any]:
+    """Price every plan when the estimator is available (None entries otherwise)."""
+    try:
+        from analogc.estimate import estimate
+    except ImportError:
+        return []
+    return [estimate(p) for p in plans]
+
+
+def _render_reports(reports: list[Any], con: Any) -> None:
+    from analogc import estimate as est
+
+    render = getattr(est, "render", None)
+    if render is not None:
+        render(reports, con)
+
+
+def _json_doc(graph: Any, plans: list[Any], reports: list[Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"model": graph.summary(), "plans": []}
+    for i, p in enumerate(plans):
+        entry = {"summary": p.summary(), "layers": plan_table(p).to_dict(orient="records")}
+        if reports and hasattr(reports[i], "to_dict"):
+            entry["estimate"] = reports[i].to_dict()
+        doc["plans"].append(entry)
+    return doc
+
+
+def _write_outputs(out: Path, graph: Any, plans: list[Any], reports: list[Any]) -> list[Path]:
+    written = []
+    for i, p in enumerate(plans):
+        stem = _safe(f"{graph.name}_{p.hw.name}")
+        written.append(write_atomic(out / f"{stem}_ops.csv", p.to_dataframe().to_csv(index=False)))
+        written.append(write_atomic(out / f"{stem}_layers.csv", plan_table(p).to_csv(index=False)))
+    written.append(write_atomic(out / f"{_safe(graph.name)}_report.json",
+                                json.dumps(_json_doc(graph, plans, reports), indent=2, default=str)))
+    if reports:
+        from analogc import estimate as est
+
+        writer = getattr(est, "write_reports", None)
+        if writer is not None:
+            written += [Path(w) for w in (writer(reports, out) or [])]
+    return written
+
+
+def _safe(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_") or "model"
+
+
+def _print_graph(graph: Any, con: Any) -> None:
+    s = graph.summary()
+    con.print(f"[bold]{graph.name}[/bold] ({graph.source}) — {s['ops']} ops: "
+              f"{s['mvm_count']} MVM ({_eng(s['macs_mvm'])}MAC, {_eng(s['params'])} weights), "
+              f"{s['matmul_count']} dynamic matmul ({_eng(s['macs_matmul'])}MAC)")
+    meta = graph.meta
+    if meta.get("seq_len"):
+        con.print(f"  batch {meta.get('batch', 1)}, sequence {meta['seq_len']} tokens")
+
+
+def _print_plan(plan: Any, con: Any) -> None:
+    from rich.table import Table
+
+    s = plan.summary()
+    hw = plan.hw
+    t = hw.tile
+    title = (f"{hw.name}: {t.family} tiles {t.rows}×{t.cols}, {t.weight_bits}-bit weights in "
+             f"{t.slices} slice(s) of {t.cell_bits}-bit cells, dynamic matmul {hw.dynamic_matmul}")
+    tab = Table(title=title, title_justify="left")
+    for col, just in (("layer type", "left"), ("kind", "left"), ("where", "left"), ("ops", "right"),
+                      ("MACs", "right"), ("tiles", "right"), ("util.", "right")):
+        tab.add_column(col, justify=just)
+    df = plan_table(plan)
+    df = df.assign(_order=df["kind"].map(lambda k: 0 if k == "mvm" else 1 if k == "matmul" else 2))
+    df = df.sort_values(["_order", "macs"], ascending=[True, False], kind="stable")
+    digital = df[df["_order"] == 2]
+    for r in df[df["_order"] < 2].itertuples():
+        util = "" if r.utilization != r.utilization else f"{r.utilization:.0%}"
+        tab.add_row(r.layer_type, r.kind, r.placement, str(r.ops), _eng(r.macs),
+                    str(int(r.tiles)) if r.tiles else "", util)
+    if len(digital):
+        by_kind = digital.groupby("kind").agg(ops=("ops", "sum"), elements=("elements", "sum"))
+        for k, r in by_kind.iterrows():
+            tab.add_row(f"({k} ops)", k, "digital", str(int(r.ops)), f"{_eng(r.elements)} el.", "", "")
+    tab.add_section()
+    tab.add_row("total", "", "", str(len(plan.graph)), _eng(s["macs_analog"] + s["macs_digital_matmul"]),
+                str(s["tiles"]), f"{s['utilization']:.0%}")
+    con.print(tab)
+    con.print(f"  {s['analog_ops']} ops on analog tiles ({_eng(s['macs_analog'])}MAC), "
+              f"{s['digital_ops']} digital; {s['tiles']} tiles on {s['chips']} chip(s) of "
+              f"{hw.chip.tiles_per_chip} tiles" + (f" (needs {s['chips_needed']})" if s['chips'] != s['chips_needed'] else ""))
+    for n in plan.notes:
+        con.print(f"  note: {n}")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from analogc.frontends import zoo
+
+    tab = Table(title="analogc models (built on the meta device, no download)", title_justify="left")
+    tab.add_column("name")
+    tab.add_column("family")
+    tab.add_column("description")
+    tab.add_column("default seq", justify="right")
+    for e in zoo.ZOO.values():
+        tab.add_row(e.name, e.family, e.description, str(e.default_seq_len or ""))
+    _console().print(tab)
+    return 0
+
+
+# -- entry point -------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="analogc", description="Compile neural networks onto "
+                                "analog hardware and estimate what they cost.")
+    sub = p.add_subparsers(dest="command")
+    r = sub.add_parser("report", help="compile a model and report tiles, energy, latency")
+    r.add_argument("model", nargs="?", help="zoo name, .onnx file or module:factory (default gpt2)")
+    r.add_argument("--hw", action="append", help="preset name or hardware file (repeatable)")
+    r.add_argument("--seq-len", type=int, help="tokens per sequence (transformers)")
+    r.add_argument("--batch", type=int, help="batch size (default 1)")
+    r.add_argument("--out", help="directory for csv/json (and plots)")
+    r.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a preset value, e.g. adc_bits=6 (repeatable)")
+    r.add_argument("--digital", action="append", metavar="REGEX",
+                   help="keep matching ops/modules digital, e.g. lm_head (repeatable)")
+    r.set_defaults(func=cmd_report)
+    m = sub.add_parser("models", help="list the model zoo")
+    m.set_defaults(func=cmd_models)
+    _add_optional_commands(sub)
+    return p
+
+
+def _add_optional_commands(sub: Any) -> None:
+    """Subcommands contributed by other parts of the package (hardware, deploy)."""
+    for mod_name, adders in (("analogc.estimate.cli_commands", ("add_hw_parser",)),
+                             ("analogc.sim.cli_commands", ("add_evaluate_parser", "add_tradeoff_parser"))):
+        try:
+            mod = __import__(mod_name, fromlist=["_"])
+        except ImportError:
+            continue
+        for name in adders:
+            fn = getattr(mod, name, None)
+            if fn is not None:
+                fn(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from analogc.errors import AnalogcError
+
+    warnings.filterwarnings("ignore")
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["report", *argv]
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except AnalogcError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # hw_models configuration errors are ValueErrors with one line
+        if type(e).__module__.startswith("hw_models") or "hw_models" in type(e).__module__:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        raise
+    except FileNotFoundError as e:
+        print(f"error: {e.filename or e}: no such file", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
