@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import onnx
+import onnx.external_data_helper
 import onnx.numpy_helper
 import onnx.version_converter
 from onnx import shape_inference
@@ -34,6 +35,7 @@ from analogc.errors import AnalogcError
 from analogc.ir import Graph, Op, OpKind
 
 _PROTOBUF_LIMIT = 2**31 - 1  # protobuf cannot serialise a message of 2 GiB or more
+_INLINE_BYTES = 1 << 16  # external initializers up to this size are read for shape inference
 _ONNX2TORCH_OPSET = 17  # newest opset onnx2torch 1.5 converts for every op it supports
 
 # -- classification tables (op_type -> kind); anything unlisted is ``other`` ----------------
@@ -85,10 +87,12 @@ def load_onnx(path: str | os.PathLike, dims: Mapping[str, int] | None = None) ->
     """
     path = Path(path)
     model = _read_model(path)
+    external = _uses_external_data(model)
+    _inline_small_external_tensors(model, path)
     if dims:
         _bind_dims(model, dims, path)
     _check_inputs(model, path)
-    model = _infer_shapes(model, path)
+    model = _infer_shapes(model, path, by_path=external)
     return _to_graph(model, path)
 
 
@@ -221,6 +225,29 @@ def _read_model(path: Path) -> onnx.ModelProto:
     return model
 
 
+def _inline_small_external_tensors(model: onnx.ModelProto, path: Path) -> None:
+    """Read external initializers of at most ``_INLINE_BYTES`` (shape tensors that shape
+    inference needs for Reshape/Expand); check that every external data file exists."""
+    for t in model.graph.initializer:
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        info = {e.key: e.value for e in t.external_data}
+        location = path.parent / info.get("location", "")
+        if not info.get("location") or not location.is_file():
+            raise AnalogcError(f"{path}: initializer {t.name!r} stores its data in "
+                               f"{str(location)!r}, which does not exist")
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+        if math.prod(t.dims) * itemsize > _INLINE_BYTES:
+            continue
+        try:
+            onnx.external_data_helper.load_external_data_for_tensor(t, str(path.parent))
+        except Exception as e:
+            raise AnalogcError(f"{path}: cannot read initializer {t.name!r} from "
+                               f"{str(location)!r}: {_first_line(e)}") from e
+        t.data_location = onnx.TensorProto.DEFAULT
+        del t.external_data[:]
+
+
 def _load_full(path: Path) -> onnx.ModelProto:
     """The model with its external data, for running it."""
     try:
@@ -270,11 +297,11 @@ def _check_inputs(model: onnx.ModelProto, path: Path) -> None:
         defined.update(node.output)
 
 
-def _infer_shapes(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
-    """Run ONNX shape inference (strict, with data propagation); path-based for models
-    with external data or a proto near the 2 GB limit."""
+def _infer_shapes(model: onnx.ModelProto, path: Path, by_path: bool) -> onnx.ModelProto:
+    """Run ONNX shape inference (strict, with data propagation); path-based (no 2 GB
+    limit) for models stored with external data or a proto near the limit."""
     try:
-        if _uses_external_data(model) or model.ByteSize() >= _PROTOBUF_LIMIT:
+        if by_path or model.ByteSize() >= _PROTOBUF_LIMIT:
             return _infer_shapes_via_path(model)
         return shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as e:  # onnx.shape_inference.InferenceError and checker errors
