@@ -1,0 +1,317 @@
+"""deploy(): run a Plan as a torch model with the hardware's non-idealities.
+
+The same :class:`~analogc.mapping.plan.Plan` and the same ``Hardware`` parameters that the
+estimator prices (DAC bits = ``hw.input_bits``, ADC bits = ``hw.output_bits``, tile size, bit
+slices, photons per MAC, MZI loss) drive the simulation, so cost and accuracy describe one
+machine.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+import zlib
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from analogc.errors import AnalogcError
+from analogc.sim.tile import AnalogMVM, NoisePool, in_analog_mvm, _levels
+
+_WEIGHT_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+
+def _is_hf_conv1d(m: nn.Module) -> bool:
+    return type(m).__name__ == "Conv1D" and hasattr(m, "nf") and hasattr(m, "weight")
+
+
+def _kind_of(m: nn.Module) -> str | None:
+    if isinstance(m, nn.Linear):
+        return "linear"
+    if _is_hf_conv1d(m):
+        return "conv1d_hf"
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)) and not isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
+        return "conv"
+    return None
+
+
+def _canonical_shape(m: nn.Module, kind: str) -> tuple[int, int, int]:
+    """(groups, K, N) of a weight-bearing module."""
+    w = m.weight
+    if kind == "linear":
+        return 1, w.shape[1], w.shape[0]
+    if kind == "conv1d_hf":
+        return 1, w.shape[0], w.shape[1]
+    g = m.groups
+    return g, math.prod(w.shape[1:]), w.shape[0] // g
+
+
+def _layer_seed(seed: int, name: str) -> int:
+    return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2 ** 62)
+
+
+def _hw_extras(hw: Any) -> dict[str, Any]:
+    """Numbers the cost model also uses: photons per MAC (free space), per-MZI loss (dB)."""
+    out: dict[str, Any] = {}
+    params = getattr(hw, "params", None) or {}
+    def si(section, key):
+        v = params.get(section, {}).get(key)
+        return getattr(v, "si", v) if v is not None else None
+    ppm = si("freespace", "photons_per_mac")
+    if ppm is not None:
+        qe = si("optics", "detector_quantum_efficiency")
+        out["photons_per_mac"] = float(ppm) * (float(qe) if qe is not None else 1.0)
+    loss = params.get("mzi", {}).get("mzi_loss")
+    if loss is not None:
+        out["mzi_loss_db"] = float(getattr(loss, "value", loss))
+    return out
+
+
+def _resolve_plan(model: nn.Module, hw_or_plan: Any, example_inputs: Any, calibration: Any) -> Any:
+    from analogc.mapping.plan import Plan
+    if isinstance(hw_or_plan, Plan):
+        return hw_or_plan
+    import analogc
+    ex = example_inputs
+    if ex is None and calibration is not None:
+        ex = _first_batch(calibration)
+    if ex is None:
+        raise AnalogcError("deploy: a hardware name needs example_inputs= (or calibration=) to trace the model; "
+                           "or pass a Plan from analogc.compile")
+    if isinstance(ex, torch.Tensor):
+        ex = (ex,)
+    graph = analogc.trace(model, ex)
+    return analogc.compile(graph, hw=hw_or_plan)
+
+
+def _first_batch(batches: Any) -> Any:
+    if isinstance(batches, (torch.Tensor, dict, tuple)):
+        return batches
+    for b in batches:
+        return b
+    return None
+
+
+def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
+           example_inputs: Any = None, calibration: Any = None, **options: Any) -> nn.Module:
+    """A copy of ``model`` whose ``mvm`` ops run on the plan's analog tiles.
+
+    ``hw_or_plan``: a Plan from :func:`analogc.compile`, or a preset name / Hardware (then the
+    model is traced with ``example_inputs`` or the first ``calibration`` batch and compiled).
+    ``model`` may be an ``.onnx`` path (converted with onnx2torch).
+
+    Options: ``t_inference`` (s after programming; PCM drift), ``input_range`` (a static input
+    range for every layer), ``input_range_mode`` (``"dynamic"`` per batch until calibrated,
+    ``"static"``, ``"learned"``), ``exact_noise`` (fresh ``randn`` per MVM instead of the noise
+    pool), ``dac_bits=False``/``adc_bits=False`` (turn a converter off for a study),
+    ``matmul`` (``"plan"`` follows the plan; ``"digital"`` forces attention matmuls digital).
+    ``calibration`` batches are passed to :func:`analogc.calibrate` before returning.
+
+    Example::
+
+        plan = analogc.compile(analogc.trace(mlp, (x,)), hw="pcm-hermes")
+        amodel = analogc.deploy(mlp, plan, seed=0, calibration=[x])
+        y = amodel(x)
+    """
+    if isinstance(model, str):
+        from analogc.frontends.onnx import onnx_to_torch
+        model = onnx_to_torch(model)
+    if not isinstance(model, nn.Module):
+        raise AnalogcError(f"deploy: expected a torch.nn.Module or an .onnx path, got {type(model).__name__}")
+    plan = _resolve_plan(model, hw_or_plan, example_inputs, calibration)
+    hw = plan.hw
+    from hw_models.noise import noise_params
+    noise = noise_params(hw)
+    if "t_inference" in options:
+        noise = dict(noise, t_inference_s=float(options["t_inference"]))
+    opts = {**_hw_extras(hw), **options}
+    if seed is None:
+        seed = int(torch.randint(0, 2 ** 31 - 1, (1,)))
+    amodel = copy.deepcopy(model)
+    modules = dict(amodel.named_modules())
+    pool = NoisePool(seed, exact=bool(opts.get("exact_noise", False)))
+    covered: set[str] = set()
+    replaced: dict[str, AnalogMVM] = {}
+    matmul_paths: list[tuple[str, Any]] = []
+    for op in plan.graph.ops():
+        m = plan.mappings.get(op.name)
+        if m is None:
+            continue
+        kind = getattr(op.kind, "value", op.kind)
+        if kind == "matmul":
+            if m.placement == "analog" and opts.get("matmul", "plan") != "digital":
+                matmul_paths.append((op.module_path or "", m))
+            continue
+        path = op.module_path
+        if path is None or path not in modules:
+            raise AnalogcError(f"plan op {op.name}: module {path!r} not found in the model "
+                               f"(was the plan compiled for a different model?)")
+        mod = modules[path]
+        mk = _kind_of(mod)
+        if mk is None:
+            raise AnalogcError(f"plan op {op.name}: module {path!r} is a {type(mod).__name__}, expected a "
+                               f"Linear, Conv1D, Conv1d or Conv2d")
+        g, k, n = _canonical_shape(mod, mk)
+        if (k, n) != (op.in_features, op.out_features) or g != op.groups:
+            raise AnalogcError(f"plan op {op.name}: module {path!r} has weight K x N = {k} x {n} (groups {g}), "
+                               f"the plan expects {op.in_features} x {op.out_features} (groups {op.groups})")
+        covered.add(path)
+        if m.placement != "analog" or path in replaced:
+            continue
+        replaced[path] = AnalogMVM(mod, mk, m, hw, noise, _layer_seed(seed, path), pool, path, opts)
+    uncovered = [p for p, mod in modules.items() if _kind_of(mod) and p not in covered]
+    if uncovered:
+        warnings.warn(f"deploy: {len(uncovered)} weight layer(s) not in the plan run digitally: "
+                      f"{', '.join(uncovered[:20])}{' ...' if len(uncovered) > 20 else ''}", stacklevel=2)
+    for path, am in replaced.items():
+        _set_module(amodel, path, am)
+    for i, (path, m) in enumerate(matmul_paths):
+        target = _get_module(amodel, path) if path else amodel
+        _wrap_matmul(target, AnalogMatmul(hw, noise, _layer_seed(seed, f"matmul:{path}:{i}"), pool, path))
+    amodel.analogc_plan = plan  # type: ignore[attr-defined]
+    amodel.analogc_seed = seed  # type: ignore[attr-defined]
+    amodel.analogc_uncovered = uncovered  # type: ignore[attr-defined]
+    if calibration is not None:
+        from analogc.sim.calibrate import calibrate
+        calibrate(amodel, calibration)
+    return amodel
+
+
+def _get_module(root: nn.Module, path: str) -> nn.Module:
+    return root.get_submodule(path) if path else root
+
+
+def _set_module(root: nn.Module, path: str, new: nn.Module) -> None:
+    parent, _, leaf = path.rpartition(".")
+    setattr(_get_module(root, parent), leaf, new)
+
+
+def analog_layers(model: nn.Module) -> list[AnalogMVM]:
+    """The analog layers of a deployed model, in module order."""
+    return [m for m in model.modules() if isinstance(m, AnalogMVM)]
+
+
+def set_drift_time(model: nn.Module, t_inference: float) -> None:
+    """Read every analog layer at ``t_inference`` seconds after programming (same devices)."""
+    for m in analog_layers(model):
+        m.reprogram(t_inference)
+
+
+def reseed(model: nn.Module, seed: int) -> None:
+    """New programming/noise draws for every analog layer (a new chip instance), deterministic."""
+    for m in analog_layers(model):
+        m.seed = _layer_seed(seed, m.name)
+        m.gen.manual_seed(m.seed + 1)
+        m.reprogram()
+    for mm in model.modules():
+        am = getattr(mm, "_analogc_matmul", None)
+        if am is not None:
+            am.gen.manual_seed(_layer_seed(seed, am.name))
+    pool = next((m.pool for m in analog_layers(model)), None)
+    if pool is not None:
+        pool.gen.manual_seed(seed)
+        pool.pool = torch.empty(0)
+    model.analogc_seed = seed  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------
+# dynamic matmuls (attention) on analog tiles
+# ---------------------------------------------------------------------------------------
+class AnalogMatmul:
+    """a @ b with ``b`` written/modulated onto a tile each call (per-column scale, quantized to
+    the tile's weight bits, or the SLM's bits), ``a`` through the DAC (dynamic range per call),
+    the contraction cut into row tiles with output noise and ADC per tile, as for static
+    weights. Programming noise, MZI phase errors and drift are not applied to a dynamic operand
+    (it is rewritten every call)."""
+
+    def __init__(self, hw: Any, noise: dict[str, Any], seed: int, pool: NoisePool, name: str) -> None:
+        self.name = name
+        self.rows = hw.tile.rows
+        ideal = noise["model"] == "ideal"
+        self.w_levels = None if ideal else _levels(noise.get("slm_bits", hw.tile.weight_bits))
+        self.dac = None if ideal else _levels(hw.input_bits)
+        self.adc = None if ideal else _levels(hw.output_bits)
+        self.out_noise = 0.0 if ideal else float(noise.get("out_noise", 0.0))
+        self.adc_range = float(noise.get("adc_range", 10.0))
+        self.gen = torch.Generator().manual_seed(seed)
+        self.pool = pool
+
+    @torch.no_grad()
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+            raise AnalogcError(f"matmul in {self.name or 'model'}: operand contains NaN or inf")
+        K = b.shape[-2]
+        bs = b.abs().amax(dim=-2, keepdim=True).clamp(min=1e-12)
+        bn = b / bs
+        if self.w_levels:
+            bn = torch.round(bn * self.w_levels) / self.w_levels
+        ar = a.abs().amax().clamp(min=1e-12)
+        if self.dac:
+            aq = torch.round(a / ar * self.dac)
+            Lx = self.dac
+        else:
+            aq, Lx = a / ar, 1.0
+        rt = math.ceil(K / self.rows)
+        y = None
+        for t in range(rt):  # few row tiles for attention (K = head dim or sequence length)
+            sl = slice(t * self.rows, min(K, (t + 1) * self.rows))
+            yt = torch.matmul(aq[..., sl], bn[..., sl, :])
+            if self.out_noise:
+                yt = yt + self.out_noise * Lx * self.pool.take(yt.numel(), self.gen).view(yt.shape)
+            if self.adc:
+                step = self.adc_range * Lx / self.adc
+                yt = torch.clamp(yt / step, -self.adc, self.adc).round_() * step
+            y = yt if y is None else y + yt
+        return y * (ar / Lx) * bs
+
+
+class _MatmulMode(TorchFunctionMode):
+    """Routes torch.matmul / @ / bmm and scaled_dot_product_attention through an AnalogMatmul
+    while an attention module runs (analog layers inside it are left alone)."""
+
+    def __init__(self, mm: AnalogMatmul) -> None:
+        super().__init__()
+        self.mm = mm
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if in_analog_mvm():
+            return func(*args, **kwargs)
+        if func in (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm):
+            a, b = args[0], args[1]
+            if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dim() >= 2 and b.dim() >= 2:
+                return self.mm(a, b)
+        if func is F.scaled_dot_product_attention:
+            return self._sdpa(*args, **kwargs)
+        return func(*args, **kwargs)
+
+    def _sdpa(self, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+        L, S = q.shape[-2], k.shape[-2]
+        if enable_gqa and q.shape[-3] != k.shape[-3]:
+            rep = q.shape[-3] // k.shape[-3]
+            k = k.repeat_interleave(rep, dim=-3)
+            v = v.repeat_interleave(rep, dim=-3)
+        sc = scale if scale is not None else 1.0 / math.sqrt(q.shape[-1])
+        att = self.mm(q, k.transpose(-2, -1)) * sc
+        if is_causal:
+            causal = torch.ones(L, S, dtype=torch.bool, device=q.device).tril(diagonal=S - L)
+            att = att.masked_fill(~causal, float("-inf"))
+        if attn_mask is not None:
+            att = att.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else att + attn_mask
+        att = torch.softmax(att, dim=-1)
+        if dropout_p:
+            att = F.dropout(att, dropout_p)
+        return self.mm(att, v)
+
+
+def _wrap_matmul(module: nn.Module, mm: AnalogMatmul) -> None:
+    orig = module.forward
+    module._analogc_matmul = mm  # type: ignore[attr-defined]
+
+    def forward(*args, **kwargs):
+        with _MatmulMode(mm):
+            return orig(*args, **kwargs)
+    module.forward = forward  # type: ignore[method-assign]

@@ -1,0 +1,342 @@
+"""Analog tile execution: one programmed weight copy, DAC → row-tile MVMs → noise → ADC → digital
+accumulation, as a few large batched ops.
+
+Per analog ``mvm`` the layer keeps ONE programmed weight ``w_eff`` [G, row_tiles*rows, N]
+(normalised to [-1, 1] per output column, the column scale kept digitally). A forward:
+
+1. DAC: ``x_code = round(clamp(x / input_range, -1, 1) * Lx)``, ``Lx = 2^(dac_bits-1) - 1``.
+2. Row tiles: ``x_code`` viewed as [G*RT, M, rows] times ``w_eff`` viewed as [G*RT, rows, N]
+   in one ``baddbmm`` whose additive term is the output (+ read / shot) noise.
+3. ADC per tile: ``round(clamp(y / step, -La, La))``, ``step = adc_range * Lx / La``.
+4. Partial sums of the row tiles added digitally; scaled back by input range, ADC step and
+   column scale; bias added digitally.
+
+Column tiles need no reshaping: every column has its own ADC, so a column tile boundary
+changes nothing in this model. Backward is a straight-through estimator (clipping respected):
+gradients cost the same two matmuls as a plain ``nn.Linear``.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from analogc.errors import AnalogcError
+
+_STATE = threading.local()  # .in_mvm: an analog layer is running (matmul interception is off)
+
+
+def in_analog_mvm() -> bool:
+    return getattr(_STATE, "in_mvm", False)
+
+
+class NoisePool:
+    """Gaussian draws for per-MVM noise, shared by the layers of one deployed model.
+
+    ``torch.randn`` of every tile output costs as much as the MVM itself on a CPU, so the
+    pool draws N(0, 1) once (size ≥ 2× the largest request) and each request takes a
+    contiguous slice at a uniformly random offset: within one MVM all values are distinct
+    i.i.d. draws; across MVMs only the offset changes. ``exact=True`` draws fresh every time."""
+
+    MAX = 1 << 26  # 64 Mi floats (256 MiB); larger requests draw fresh
+
+    def __init__(self, seed: int, exact: bool = False) -> None:
+        self.gen = torch.Generator().manual_seed(seed)
+        self.exact = exact
+        self.pool = torch.empty(0)
+
+    def take(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        if self.exact or n > self.MAX // 2:
+            return torch.randn(n, generator=gen)
+        if self.pool.numel() < 2 * n:
+            self.pool = torch.randn(min(self.MAX, max(2 * n, 1 << 20)), generator=self.gen)
+        off = int(torch.randint(0, self.pool.numel() - n + 1, (1,), generator=gen))
+        return self.pool[off:off + n]
+
+
+def _levels(bits: int | None) -> int | None:
+    return None if bits is None else max(1, 2 ** (bits - 1) - 1)
+
+
+class _AnalogFn(torch.autograd.Function):
+    """Forward through the tiles; backward straight-through (see module doc)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, in_range: torch.Tensor,  # type: ignore[override]
+                layer: "AnalogMVM") -> torch.Tensor:
+        r = float(in_range)
+        y = layer._run(x, r)
+        ctx.layer = layer
+        ctx.r = r
+        ctx.save_for_backward(x, in_range)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy: torch.Tensor):  # type: ignore[override]
+        layer: AnalogMVM = ctx.layer
+        x, in_range = ctx.saved_tensors
+        r = ctx.r
+        w_eff, col_scale = layer._programmed()
+        K = layer.in_features
+        w = w_eff[:, :K, :]  # [G, K, N]
+        gys = gy * col_scale[:, None, :]
+        gx = gw = gr = None
+        clip = layer.dac_levels is not None
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[2]:
+            g = torch.matmul(gys, w.transpose(1, 2))  # [G, M, K]
+            if clip:
+                inside = x.abs() <= r
+                if ctx.needs_input_grad[2]:
+                    gr = (g * torch.sign(x)).masked_fill_(inside, 0).sum().reshape(in_range.shape)
+                gx = g.masked_fill_(~inside, 0) if ctx.needs_input_grad[0] else None
+            else:
+                gx = g
+        if ctx.needs_input_grad[1]:
+            xh = x.clamp(-r, r) if clip else x
+            gw = layer._grad_to_param(xh, gy)
+        return gx, gw, gr, None
+
+
+class AnalogMVM(nn.Module):
+    """An ``nn.Linear`` / HF ``Conv1D`` / ``nn.Conv1d`` / ``nn.Conv2d`` running on analog tiles.
+
+    Built by :func:`analogc.deploy`; shares the original module's ``weight``/``bias``
+    parameters (training updates them; the programmed copy is rebuilt when they change).
+    """
+
+    def __init__(self, orig: nn.Module, kind: str, mapping: Any, hw: Any, noise: dict[str, Any],
+                 seed: int, pool: NoisePool, name: str, options: dict[str, Any]) -> None:
+        super().__init__()
+        self.kind = kind  # "linear" | "conv1d_hf" | "conv"
+        self.name = name
+        self.weight = orig.weight
+        self.bias = orig.bias
+        if kind == "conv":
+            self.conv_dim = orig.weight.dim() - 2
+            self.stride, self.padding = orig.stride, orig.padding
+            self.dilation, self.groups = orig.dilation, orig.groups
+            self.kernel_size = orig.kernel_size
+            self.padding_mode = orig.padding_mode
+            if isinstance(self.padding, str):
+                raise AnalogcError(f"layer {name}: padding={self.padding!r} is not supported on analog tiles; "
+                                   f"expected numeric padding")
+        self.G = orig.groups if kind == "conv" else 1
+        self.in_features = mapping.in_features
+        self.out_features = mapping.out_features
+        self.rows = min(mapping.rows, self.in_features)
+        self.row_tiles = math.ceil(self.in_features / self.rows)
+        self.col_tiles = mapping.col_tiles
+        self.tile = hw.tile
+        self.family = hw.tile.family
+        self.noise = noise
+        ideal = noise["model"] == "ideal"
+        self.dac_levels = None if ideal or options.get("dac_bits") is False else _levels(hw.input_bits)
+        self.adc_levels = None if ideal or options.get("adc_bits") is False else _levels(hw.output_bits)
+        self.out_noise = 0.0 if ideal else float(noise.get("out_noise", 0.0))
+        self.read_noise = 0.0 if ideal else float(noise.get("read_noise", 0.0))
+        self.photons_per_mac = options.get("photons_per_mac")
+        self.detector_noise = float(noise.get("detector_noise_photons", 0.0))
+        self.mzi_loss_db = options.get("mzi_loss_db", 0.0)
+        self.t_inference = float(options.get("t_inference", noise.get("t_inference_s", 0.0)))
+        self.seed = seed
+        self.pool = pool
+        self.gen = torch.Generator().manual_seed(seed + 1)
+        self.range_mode = options.get("input_range_mode", "dynamic")
+        ir = options.get("input_range")
+        if ir is not None:
+            self.range_mode = "static" if self.range_mode == "dynamic" else self.range_mode
+        init = torch.tensor(float(ir) if ir is not None else 1.0)
+        if self.range_mode == "learned":
+            self.input_range = nn.Parameter(init)
+        else:
+            self.register_buffer("input_range", init)
+        self.register_buffer("adc_range", torch.tensor(float(noise.get("adc_range", 10.0))))
+        self._cache_key: tuple | None = None
+        self._w_eff: torch.Tensor | None = None
+        self._col_scale: torch.Tensor | None = None
+        self._calib: dict[str, float] | None = None  # set by calibrate()
+
+    # -- programming --------------------------------------------------------------------
+    def _canonical_weight(self) -> torch.Tensor:
+        """The weight as [G, K, N]."""
+        w = self.weight
+        if self.kind == "linear":
+            return w.t().unsqueeze(0)
+        if self.kind == "conv1d_hf":
+            return w.unsqueeze(0)
+        cout = w.shape[0]
+        return w.reshape(self.G, cout // self.G, -1).transpose(1, 2)
+
+    def _grad_to_param(self, xh: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+        if self.kind == "linear":
+            return gy[0].t() @ xh[0]
+        if self.kind == "conv1d_hf":
+            return xh[0].t() @ gy[0]
+        g = torch.matmul(gy.transpose(1, 2), xh)  # [G, N, K]
+        return g.reshape(self.weight.shape)
+
+    def reprogram(self, t_inference: float | None = None) -> None:
+        """Program the tiles again (new programming-noise draw from the layer's seed) or, with
+        ``t_inference``, read the same devices at another time after programming."""
+        if t_inference is not None:
+            self.t_inference = float(t_inference)
+        self._cache_key = None
+
+    def _programmed(self) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (self.weight._version, self.weight.data_ptr(), self.t_inference)
+        if self._cache_key == key and self._w_eff is not None:
+            return self._w_eff, self._col_scale
+        from hw_models import noise as nz
+        gen = torch.Generator().manual_seed(self.seed)  # same seed -> same devices at every t
+        wc = self._canonical_weight().detach()
+        effs, scales = [], []
+        for g in range(self.G):
+            if self.family == "crossbar":
+                e, s = nz.program_crossbar(wc[g], self.tile, self.noise, gen, self.t_inference)
+            elif self.family == "mzi":
+                e, s = nz.program_mzi(wc[g], self.tile, self.noise, gen, self.mzi_loss_db)
+            else:
+                e, s = nz.program_slm(wc[g], self.noise)
+            effs.append(e)
+            scales.append(s)
+        w_eff = torch.stack(effs).to(self.weight.dtype)
+        pad = self.row_tiles * self.rows - self.in_features
+        if pad:
+            w_eff = F.pad(w_eff, (0, 0, 0, pad))
+        self._w_eff = w_eff.contiguous()
+        self._col_scale = torch.stack(scales).to(self.weight.dtype)
+        self._cache_key = key
+        return self._w_eff, self._col_scale
+
+    # -- forward ------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "conv":
+            return self._forward_conv(x)
+        if x.shape[-1] != self.in_features:
+            raise AnalogcError(f"layer {self.name}: expected inputs with last dimension {self.in_features}, "
+                               f"got shape {tuple(x.shape)}")
+        lead = x.shape[:-1]
+        y = self._mvm(x.reshape(1, -1, self.in_features))[0]
+        y = y.reshape(*lead, self.out_features)
+        return y if self.bias is None else y + self.bias
+
+    def _forward_conv(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.conv_dim
+        if x.dim() != d + 2:
+            raise AnalogcError(f"layer {self.name}: expected a {d + 2}-d input to a conv, got shape {tuple(x.shape)}")
+        if self.padding_mode != "zeros" and any(self.padding):
+            x = F.pad(x, [p for p in reversed(self.padding) for _ in range(2)], mode=self.padding_mode)
+            padding = (0,) * d
+        else:
+            padding = self.padding
+        x4 = x.unsqueeze(-2) if d == 1 else x
+        ks = (1, *self.kernel_size) if d == 1 else self.kernel_size
+        st = (1, *self.stride) if d == 1 else self.stride
+        pd = (0, *padding) if d == 1 else padding
+        dl = (1, *self.dilation) if d == 1 else self.dilation
+        cols = F.unfold(x4, ks, dilation=dl, padding=pd, stride=st)  # [B, C*kh*kw, L]
+        B, _, L = cols.shape
+        xs = cols.view(B, self.G, self.in_features, L).permute(1, 0, 3, 2).reshape(self.G, B * L, self.in_features)
+        y = self._mvm(xs)  # [G, B*L, N]
+        y = y.view(self.G, B, L, self.out_features).permute(1, 0, 3, 2).reshape(B, self.G * self.out_features, L)
+        hs = [(x4.shape[2 + i] + 2 * pd[i] - dl[i] * (ks[i] - 1) - 1) // st[i] + 1 for i in range(2)]
+        y = y.view(B, -1, *hs)
+        if d == 1:
+            y = y.squeeze(-2)
+        if self.bias is not None:
+            y = y + self.bias.view(1, -1, *([1] * d))
+        return y
+
+    def _mvm(self, x: torch.Tensor) -> torch.Tensor:
+        """x [G, M, K] -> y [G, M, N] (no bias)."""
+        amax = float(x.detach().abs().amax()) if x.numel() else 0.0
+        if not math.isfinite(amax):
+            raise AnalogcError(f"layer {self.name}: input contains NaN or inf")
+        if self._calib is not None:
+            self._observe_input(x, amax)
+        if self.dac_levels is not None and self.range_mode == "dynamic" and self._calib is None:
+            self.input_range.fill_(max(amax, 1e-12))
+        _STATE.in_mvm = True
+        try:
+            if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
+                                            or self.input_range.requires_grad):
+                return _AnalogFn.apply(x, self.weight, self.input_range, self)
+            with torch.no_grad():
+                return self._run(x, float(self.input_range))
+        finally:
+            _STATE.in_mvm = False
+
+    @torch.no_grad()
+    def _run(self, x: torch.Tensor, r: float) -> torch.Tensor:
+        w_eff, col_scale = self._programmed()
+        G, M, K = x.shape
+        N, RT, R = self.out_features, self.row_tiles, self.rows
+        Lx, La = self.dac_levels, self.adc_levels
+        # 1. DAC
+        if Lx is not None:
+            r = max(r, 1e-12)
+            xq = torch.clamp(x * (Lx / r), -Lx, Lx).round_()
+            unit = r / Lx  # real value of one input code
+        else:
+            xq, unit, Lx = x, 1.0, 1.0
+        if RT * R != K:
+            xq = F.pad(xq, (0, RT * R - K))
+        xt = xq.view(G, M, RT, R).permute(0, 2, 1, 3).reshape(G * RT, M, R) if RT > 1 else xq
+        wt = w_eff.view(G * RT, R, N)
+        # 2. tiles + noise (all in code units: y_code = Lx * y_normalised)
+        noisy = self.out_noise or self.read_noise or self.family == "freespace" and self.photons_per_mac
+        if noisy:
+            z = self.pool.take(G * RT * M * N, self.gen).view(G * RT, M, N)
+            if self.family == "freespace" and self.photons_per_mac:
+                from hw_models.noise import shot_noise_std
+                s = torch.bmm(xt.abs(), wt.abs()) / Lx
+                std = shot_noise_std(s, float(self.photons_per_mac), self.detector_noise)
+                if self.out_noise:
+                    std = torch.sqrt(std * std + self.out_noise ** 2)
+                y = torch.baddbmm(z * (std * Lx), xt, wt)
+            elif self.read_noise:
+                nrm = xt.pow(2).sum(-1, keepdim=True).sqrt_()  # ||x_code|| per tile row
+                std = torch.sqrt((self.out_noise * Lx) ** 2 + (self.read_noise * nrm) ** 2)
+                y = torch.baddbmm(z * std, xt, wt)
+            else:
+                y = torch.baddbmm(z, xt, wt, beta=self.out_noise * Lx)
+        else:
+            y = torch.bmm(xt, wt)
+        if self._calib is not None:
+            self._observe_tile_outputs(y, Lx)
+        # 3. ADC per tile, 4. digital accumulation
+        if La is not None:
+            step = float(self.adc_range) * Lx / La
+            y.mul_(1.0 / step).clamp_(-La, La).round_()
+            scale = unit * step
+        else:
+            scale = unit
+        if RT > 1:
+            y = y.view(G, RT, M, N).sum(1)
+        return y.mul_(col_scale[:, None, :] * scale)
+
+    # -- calibration hooks ---------------------------------------------------------------
+    def _observe_input(self, x: torch.Tensor, amax: float) -> None:
+        c = self._calib
+        pct = c.get("percentile")
+        v = amax
+        if pct is not None and x.numel():
+            flat = x.detach().abs().flatten()
+            if flat.numel() > 1_000_000:
+                flat = flat[torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(0))[:1_000_000]]
+            v = float(torch.quantile(flat.float(), pct / 100.0))
+        c["input_max"] = max(c.get("input_max", 0.0), v)
+        self.input_range.data.fill_(max(c["input_max"], 1e-12))
+
+    def _observe_tile_outputs(self, y: torch.Tensor, Lx: float) -> None:
+        c = self._calib
+        c["adc_max"] = max(c.get("adc_max", 0.0), float(y.abs().amax()) / Lx)
+
+    def extra_repr(self) -> str:
+        return (f"{self.kind}, K={self.in_features}, N={self.out_features}, groups={self.G}, "
+                f"tiles={self.row_tiles}x{self.col_tiles} of {self.tile.rows}x{self.tile.cols}, "
+                f"family={self.family}, noise={self.noise['model']}, dac={self.dac_levels}, adc={self.adc_levels}")

@@ -1,0 +1,544 @@
+"""Noise models of the analog tile families, as torch code that runs inside a forward pass.
+
+A preset's ``[noise]`` table picks a ``model`` for its tile family and gives its parameters,
+each physical number as ``{value = ..., source = "paper, year, table"}`` (a ``unit`` may be
+added; the values are dimensionless fractions unless the key name carries the unit:
+``_us`` microsiemens, ``_s`` seconds, ``_rad`` radians, ``_db`` decibel). Keys a preset omits
+take the defaults below, each with its source. :func:`validate_noise` checks a table;
+:func:`noise_params` reads the validated table of a :class:`~hw_models.base.Hardware`.
+
+Models, per family:
+
+* crossbar — ``pcm`` (programming noise, drift, accumulated 1/f read noise: Nandakumar et al.
+  ICECS 2019, the statistical model of aihwkit's ``PCMLikeNoiseModel``), ``rram`` (conductance
+  deviation polynomials of Wan et al. Nature 608:504, 2022, as fitted in aihwkit's
+  ``ReRamWan2022NoiseModel``), ``sram`` (weights stored exactly as bits), ``ideal``.
+* mzi — ``mzi`` (Clements mesh with phase quantization, phase errors, thermal crosstalk,
+  per-MZI insertion loss, beam-splitter imbalance), ``ideal``.
+* freespace — ``freespace`` (shot noise from the photon budget, detector noise, SLM
+  precision), ``ideal``.
+
+Every model may also set ``out_noise`` (Gaussian noise on each tile output, as a fraction of
+the full-scale normalised output, before the ADC), ``read_noise`` (per-MVM weight noise, as a
+fraction of the maximum conductance), ``adc_range`` (the ADC clipping range in normalised
+units, before calibration) and ``drift_compensation``. DAC and ADC bits are *not* here: they
+are ``Hardware.input_bits``/``output_bits``, the same numbers the cost model prices.
+
+Example::
+
+    >>> import torch
+    >>> from hw_models.noise import pcm_programming_noise, noise_defaults
+    >>> p = noise_defaults("crossbar", "pcm")
+    >>> g = pcm_programming_noise(torch.full((1000,), 10.0), p, torch.Generator().manual_seed(0))
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+# ---------------------------------------------------------------------------------------
+# defaults, each with its source
+# ---------------------------------------------------------------------------------------
+_NANDAKUMAR = "Nandakumar et al. ICECS 2019 (PCM statistical model), as coded in aihwkit PCMLikeNoiseModel"
+_RASCH = ("Rasch et al. Nat. Commun. 14:5282 (2023), HWA-training inference setting "
+          "(forward.out_noise=0.04, w_noise=0.0175, out_bound=10)")
+_WAN = ("Wan et al. Nature 608:504 (2022) (NeuRRAM), polynomial fits of the conductance deviation "
+        "vs. target at 1 s / 1 day / 2 days as in aihwkit ReRamWan2022NoiseModel")
+_SHEN = "Shen et al. Nat. Photonics 11:441 (2017), estimated phase-encoding noise of the ONN chip"
+
+DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
+    "pcm": {
+        "g_max_us": (25.0, _NANDAKUMAR + " (g_max of the fit)"),
+        "prog_coeffs_us": ([0.26348, 1.9650, -1.1731], _NANDAKUMAR + "; std = c0 + c1 g/gmax + c2 (g/gmax)^2"),
+        "prog_coeffs_g_ref_us": (25.0, _NANDAKUMAR),
+        "drift_t0_s": (20.0, _NANDAKUMAR + " (first read time of the drift fit)"),
+        "drift_nu_mean": ([-0.0155, 0.0244, 0.049, 0.1], _NANDAKUMAR + "; nu_mean = a ln(g/gmax)+b clipped [lo, hi]"),
+        "drift_nu_std": ([-0.0125, -0.0059, 0.008, 0.045], _NANDAKUMAR + "; nu_std = a ln(g/gmax)+b clipped [lo, hi]"),
+        "read_1f": ([0.0088, 0.65, 0.2], _NANDAKUMAR + "; Q_s = min(c/(g/gmax)^e, max)"),
+        "t_read_s": (250e-9, _NANDAKUMAR + " (t_read of the 1/f fit)"),
+        "read_noise": (0.0175, _RASCH),
+        "out_noise": (0.04, _RASCH),
+        "adc_range": (10.0, _RASCH),
+        "drift_compensation": (True, "global drift compensation, Joshi et al. Nat. Commun. 11:2473 (2020)"),
+    },
+    "rram": {
+        "g_max_us": (40.0, _WAN + " (g_max of the fit)"),
+        "prog_coeffs_us_by_time": ({"1": [0.348, 16.030, -43.853, 45.393, -16.815],
+                                    "86400": [0.701, 22.086, -50.773, 47.095, -16.458],
+                                    "172800": [0.782, 20.274, -43.507, 37.062, -11.934]}, _WAN),
+        "prog_coeffs_g_ref_us": (40.0, _WAN + " (g_max the fits refer to)"),
+        "read_noise": (0.01, "aihwkit ReRamWan2022NoiseModel note: short-term read noise about 1% (w_noise 0.01)"),
+        "out_noise": (0.04, _RASCH),
+        "adc_range": (10.0, _RASCH),
+        "drift_compensation": (False, "Wan et al. 2022 report relaxation, not power-law drift"),
+    },
+    "sram": {
+        "out_noise": (0.0, "SRAM cells store weight bits exactly; charge-domain accumulation noise is not "
+                           "characterised per MVM here, so only DAC/ADC quantization applies (modelling choice)"),
+        "read_noise": (0.0, "digital bit storage: no conductance read noise"),
+        "adc_range": (10.0, _RASCH),
+        "drift_compensation": (False, "digital storage does not drift"),
+    },
+    "mzi": {
+        "phase_bits": (8, "8-bit phase-shifter drive DACs, as assumed for the DAC of published_figures "
+                          "dac_8b_16nm (SimPhony / Lightening-Transformer device library)"),
+        "phase_error_rad": (5e-3, _SHEN),
+        "crosstalk": (0.0, "thermal crosstalk is compensated by calibration (Milanizadeh et al. J. Lightwave "
+                           "Technol. 37:1325, 2019); raise it to study uncompensated meshes"),
+        "splitter_error_rad": (0.0, "ideal 50:50 couplers unless a preset gives a fabricated imbalance"),
+        "loss_std_db": (0.0, "uniform per-MZI loss unless a preset gives its spread"),
+        "out_noise": (1e-3, "Shen et al. Nat. Photonics 11:441 (2017), photodetection noise ~0.1% of full scale"),
+        "read_noise": (0.0, "no per-MVM weight noise in a static mesh"),
+        "adc_range": (10.0, _RASCH),
+        "drift_compensation": (False, "no drift model for phase shifters"),
+    },
+    "freespace": {
+        "slm_bits": (8, "Holoeye PLUTO-2 phase SLM datasheet: 8-bit addressing"),
+        "detector_noise_photons": (1.6, "Hamamatsu ORCA-Flash4.0 V3 sCMOS datasheet: 1.6 e- rms read noise "
+                                        "(standard scan), taken as photon-equivalent at unit QE"),
+        "out_noise": (0.0, "detector noise is modelled by detector_noise_photons"),
+        "read_noise": (0.0, "no per-MVM weight noise on an SLM"),
+        "adc_range": (10.0, _RASCH),
+        "drift_compensation": (False, "no drift model for SLM pixels"),
+    },
+    "ideal": {
+        "out_noise": (0.0, "ideal reference: no noise"),
+        "read_noise": (0.0, "ideal reference: no noise"),
+        "adc_range": (10.0, "unused: the ideal model does not quantize"),
+        "drift_compensation": (False, "ideal reference: no drift"),
+    },
+}
+
+FAMILY_MODELS = {
+    "crossbar": ("pcm", "rram", "sram", "ideal"),
+    "mzi": ("mzi", "ideal"),
+    "freespace": ("freespace", "ideal"),
+}
+DEFAULT_MODEL = {"crossbar": "pcm", "mzi": "mzi", "freespace": "freespace"}
+
+_BOOL_KEYS = {"drift_compensation"}
+_INT_KEYS = {"phase_bits", "slm_bits"}
+_STRUCT_KEYS = {"model", "t_inference_s"}
+
+
+def _fail(where: str, key: str, expected: str, got: Any) -> ValueError:
+    try:  # the loader's error type when it exists, else ValueError (one line)
+        from hw_models.config import HardwareConfigError as _E
+    except Exception:  # pragma: no cover
+        _E = ValueError
+    return _E(f"{where}: [noise] {key}: expected {expected}, got {got!r}")
+
+
+def noise_defaults(family: str, model: str | None = None) -> dict[str, Any]:
+    """The default parameters of a noise model (values only), ``model`` included."""
+    model = model or DEFAULT_MODEL.get(family, "ideal")
+    out = {k: v for k, (v, _) in DEFAULTS[model].items()}
+    out["model"] = model
+    out["t_inference_s"] = 0.0
+    out["_sources"] = {k: s for k, (_, s) in DEFAULTS[model].items()}
+    return out
+
+
+def validate_noise(family: str, table: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check a preset's ``[noise]`` table for a tile ``family``; return plain values with the
+    defaults of its model filled in and ``_sources`` (key -> source).
+
+    A number read from a file must come as ``{value = ..., source = "..."}``; ``model``,
+    ``drift_compensation`` and ``t_inference_s`` may be plain values."""
+    if family not in FAMILY_MODELS:
+        raise _fail(where, "model", f"a tile family in {sorted(FAMILY_MODELS)}", family)
+    model = table.get("model", DEFAULT_MODEL[family])
+    if model not in FAMILY_MODELS[family]:
+        raise _fail(where, "model", f"one of {list(FAMILY_MODELS[family])} for a {family} tile", model)
+    out = noise_defaults(family, model)
+    known = set(DEFAULTS[model]) | _STRUCT_KEYS
+    for key, raw in table.items():
+        if key == "model":
+            continue
+        if key not in known:
+            raise _fail(where, key, f"one of {sorted(known)} for noise model {model!r}", "unknown key")
+        if key in _STRUCT_KEYS or key in _BOOL_KEYS:
+            v = raw["value"] if isinstance(raw, dict) else raw
+            src = raw.get("source", "preset") if isinstance(raw, dict) else "preset"
+        else:
+            if not isinstance(raw, dict) or "value" not in raw:
+                raise _fail(where, key, '{value = ..., source = "paper, year, table"}', raw)
+            if not raw.get("source"):
+                raise _fail(where, key, "a source (paper, year, table) for this constant", raw)
+            extra = set(raw) - {"value", "unit", "source", "note"}
+            if extra:
+                raise _fail(where, key, "only value, unit, source, note in the table", sorted(extra))
+            v, src = raw["value"], raw["source"]
+        out[key] = _check(where, key, v, DEFAULTS[model].get(key, (0.0, ""))[0])
+        out["_sources"][key] = src
+    return out
+
+
+def _check(where: str, key: str, v: Any, like: Any) -> Any:
+    if key in _BOOL_KEYS:
+        if not isinstance(v, bool):
+            raise _fail(where, key, "true or false", v)
+        return v
+    if key in _INT_KEYS:
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 32:
+            raise _fail(where, key, "an integer number of bits in 1..32", v)
+        return v
+    if isinstance(like, dict):
+        if not isinstance(v, dict) or not v:
+            raise _fail(where, key, "a table time_s -> coefficient list", v)
+        try:
+            return {str(float(k)): [float(c) for c in cs] for k, cs in v.items()}
+        except (TypeError, ValueError):
+            raise _fail(where, key, "a table time_s -> list of numbers", v) from None
+    if isinstance(like, list):
+        if not isinstance(v, (list, tuple)) or len(v) != len(like) and key != "prog_coeffs_us" \
+                or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in v):
+            raise _fail(where, key, f"a list of {len(like)} numbers", v)
+        return [float(c) for c in v]
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+        raise _fail(where, key, "a non-negative number", v)
+    return float(v)
+
+
+def noise_params(hw: Any) -> dict[str, Any]:
+    """The noise parameters of a Hardware: its validated ``[noise]`` table, defaults for a
+    preset that has none, and plain-value overrides (``hw_models.load(..., **{"noise.out_noise": 0})``)
+    checked here. ``hw.name == "ideal"`` without a table means the ``ideal`` model."""
+    family = hw.tile.family
+    table = dict((getattr(hw, "params", None) or {}).get("noise") or {})
+    if not table:
+        kind = (getattr(hw, "params", None) or {}).get("hardware", {}).get("kind")
+        model = "ideal" if (hw.name == "ideal" or kind == "ideal") else DEFAULT_MODEL[family]
+        return noise_defaults(family, model)
+    if "_sources" in table:  # validated; overrides may have added plain values after validation
+        model = table.get("model", DEFAULT_MODEL[family])
+        base = noise_defaults(family, model)
+        for k, v in table.items():
+            if k in ("_sources", "model"):
+                continue
+            if k not in base:
+                raise _fail(f"{hw.name} (override)", k, f"one of {sorted(set(base) - {'_sources'})}", "unknown key")
+            base[k] = _check(f"{hw.name} (override)", k, v["value"] if isinstance(v, dict) else v, base[k])
+        base["_sources"].update(table["_sources"])
+        return base
+    lenient = {k: (v if k in _STRUCT_KEYS | _BOOL_KEYS or isinstance(v, dict) else
+                   {"value": v, "source": "user"}) for k, v in table.items()}
+    return validate_noise(family, lenient, hw.name)
+
+
+# ---------------------------------------------------------------------------------------
+# crossbars: conductances in microsiemens
+# ---------------------------------------------------------------------------------------
+def _poly(g_rel: torch.Tensor, coeffs: list[float]) -> torch.Tensor:
+    out = torch.full_like(g_rel, coeffs[0])
+    p = torch.ones_like(g_rel)
+    for c in coeffs[1:]:
+        p = p * g_rel
+        out = out + c * p
+    return out
+
+
+def pcm_programming_noise(g_target: torch.Tensor, p: dict, gen: torch.Generator | None) -> torch.Tensor:
+    """Programmed conductance: g_target + N(0, std(g)^2), std(g) = poly(g/g_max) in µS
+    (Nandakumar 2019), clipped at 0."""
+    gmax = p["g_max_us"]
+    std = _poly(g_target / gmax, p["prog_coeffs_us"]) * (gmax / p["prog_coeffs_g_ref_us"])
+    return (g_target + std * torch.randn(g_target.shape, generator=gen, dtype=g_target.dtype)).clamp_(min=0.0)
+
+
+def pcm_drift_nu(g_target: torch.Tensor, p: dict, gen: torch.Generator | None) -> torch.Tensor:
+    """Drift exponents ν ~ |N(mu(g), sigma(g)^2)| per device (Nandakumar 2019)."""
+    lg = torch.log((g_target / p["g_max_us"]).abs().clamp(min=1e-7))
+    a, b, lo, hi = p["drift_nu_mean"]
+    mu = (a * lg + b).clamp(lo, hi)
+    a, b, lo, hi = p["drift_nu_std"]
+    sd = (a * lg + b).clamp(lo, hi)
+    return (mu + sd * torch.randn(g_target.shape, generator=gen, dtype=g_target.dtype)).abs()
+
+
+def pcm_drift_factor(nu: torch.Tensor, t_inference_s: float, p: dict) -> torch.Tensor:
+    """g(t)/g(t0) = ((t_inference + t0)/t0)^-ν; ``t_inference`` counts from t0 after programming."""
+    t0 = p["drift_t0_s"]
+    return ((t_inference_s + t0) / t0) ** (-nu)
+
+
+def pcm_read_noise_std(g_prog: torch.Tensor, t_inference_s: float, p: dict) -> torch.Tensor:
+    """Relative std of the 1/f read noise accumulated until ``t_inference`` (Nandakumar 2019):
+    Q_s(g) sqrt(ln((t + t_read)/(2 t_read)))."""
+    c, e, qmax = p["read_1f"]
+    t = t_inference_s + p["drift_t0_s"]
+    qs = (c / ((g_prog.abs() / p["g_max_us"]) ** e).clamp(min=1e-3)).clamp(max=qmax)
+    return qs * math.sqrt(math.log((t + p["t_read_s"]) / (2 * p["t_read_s"])))
+
+
+def pcm_conductance_at(g_target: torch.Tensor, t_inference_s: float, p: dict,
+                       gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(g right after programming, g at ``t_inference``): programming noise, drift, 1/f noise.
+    Draws happen in a fixed order so the same generator state gives the same devices at every t."""
+    g_prog = pcm_programming_noise(g_target, p, gen)
+    nu = pcm_drift_nu(g_target, p, gen)
+    z = torch.randn(g_target.shape, generator=gen, dtype=g_target.dtype)
+    g_t = g_prog * pcm_drift_factor(nu, t_inference_s, p)
+    g_t = g_t + g_t.abs() * pcm_read_noise_std(g_prog, t_inference_s, p) * z
+    return g_prog, g_t.clamp_(min=0.0)
+
+
+def rram_conductance_at(g_target: torch.Tensor, t_inference_s: float, p: dict,
+                        gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(g after programming, g at ``t_inference``) from Wan 2022's deviation fits: the fit of
+    the latest measured time <= t (1 s, 1 day, 2 days) gives the std at t."""
+    table = {float(k): v for k, v in p["prog_coeffs_us_by_time"].items()}
+    times = sorted(table)
+    gmax = p["g_max_us"]
+    ref = p["prog_coeffs_g_ref_us"]
+    z = torch.randn(g_target.shape, generator=gen, dtype=g_target.dtype)
+    def at(t: float) -> torch.Tensor:
+        key = max([x for x in times if x <= max(t, times[0])])
+        std = _poly(g_target / gmax, table[key]).clamp(min=0.0) * (gmax / ref)
+        return (g_target + std * z).clamp(min=0.0)
+    return at(times[0]), at(t_inference_s)
+
+
+def quantize_symmetric(w: torch.Tensor, bits: int) -> torch.Tensor:
+    """Round values in [-1, 1] to 2^(bits-1)-1 levels per sign (1 bit: sign only)."""
+    levels = max(1, 2 ** (bits - 1) - 1)
+    return torch.round(w.clamp(-1, 1) * levels) / levels
+
+
+def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator | None,
+                     t_inference_s: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Write a weight [K, N] onto crossbar conductances and read back what the tile holds.
+
+    Each column is normalised by its largest |w| (kept digitally as ``col_scale``); the
+    normalised weight is quantized to ``tile.weight_bits``, split into ``tile.slices`` bit
+    slices of ``cell_bits`` each (shift-added back digitally), each slice held by a differential
+    pair (``devices_per_cell == 2``) or one device around a mid-scale reference (1). Device
+    noise/drift per ``p["model"]``; global drift compensation rescales by the ratio of a
+    reference read-out (all-ones input) at t0 and at t. Returns (w_eff in [-1,1]-ish, col_scale).
+    """
+    model = p["model"]
+    w = w.detach().to(torch.float32)
+    col_scale = w.abs().amax(dim=0).clamp(min=1e-12)
+    wn = w / col_scale
+    if model == "ideal":
+        return wn, col_scale
+    wq = quantize_symmetric(wn, tile.weight_bits)
+    if model == "sram":
+        return wq, col_scale
+    gmax = p["g_max_us"]
+    levels = max(1, 2 ** (tile.weight_bits - 1) - 1)
+    mag = torch.round(wq.abs() * levels)  # integer magnitude
+    base = 2 ** tile.cell_bits
+    per_slice_max = base - 1 if tile.slices > 1 else levels
+    conductance_at = pcm_conductance_at if model == "pcm" else rram_conductance_at
+    eff0 = torch.zeros_like(wn)
+    eff = torch.zeros_like(wn)
+    sign = torch.sign(wq)
+    for s in range(tile.slices):
+        digit = torch.remainder(torch.floor(mag / base ** s), base) if tile.slices > 1 else mag
+        frac = digit / per_slice_max  # 0..1 of the slice's full scale
+        weight_of_slice = per_slice_max * base ** s / levels
+        if tile.devices_per_cell >= 2:  # differential pair: G+ holds positives, G- negatives
+            gp_t = torch.where(sign > 0, frac, torch.zeros_like(frac)) * gmax
+            gn_t = torch.where(sign < 0, frac, torch.zeros_like(frac)) * gmax
+            gp0, gp = conductance_at(gp_t, t_inference_s, p, gen)
+            gn0, gn = conductance_at(gn_t, t_inference_s, p, gen)
+            d0, d = (gp0 - gn0) / gmax, (gp - gn) / gmax
+        else:  # one device around a noiseless mid-scale reference column
+            g_t = (sign * frac + 1) / 2 * gmax
+            g0, g = conductance_at(g_t, t_inference_s, p, gen)
+            d0, d = 2 * g0 / gmax - 1, 2 * g / gmax - 1
+        eff0 += d0 * weight_of_slice
+        eff += d * weight_of_slice
+    if p.get("drift_compensation") and t_inference_s > 0:
+        ref0, ref_t = eff0.sum(0).abs().sum(), eff.sum(0).abs().sum()
+        if float(ref_t) > 0:
+            eff = eff * (ref0 / ref_t)
+    return eff, col_scale
+
+
+# ---------------------------------------------------------------------------------------
+# MZI meshes (Clements et al. Optica 3:1460, 2016)
+# ---------------------------------------------------------------------------------------
+def mzi_matrix(theta: torch.Tensor, phi: torch.Tensor, split1: torch.Tensor | float = 0.0,
+               split2: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """2x2 transfer matrix of one MZI [..., 2, 2]: BS(δ2) · P(θ) · BS(δ1) · P(φ), with
+    P(x) = diag(e^{ix}, 1) on the upper arm and BS(δ) a coupler of angle π/4 + δ (δ = 0: 50:50)."""
+    theta = torch.as_tensor(theta)
+    cdt = torch.complex128 if theta.dtype == torch.float64 else torch.complex64
+    def bs(d):
+        a = math.pi / 4 + torch.as_tensor(d, dtype=theta.dtype)
+        a = a.expand_as(theta) if a.dim() < theta.dim() or a.shape != theta.shape else a
+        c, s = torch.cos(a).to(cdt), 1j * torch.sin(a).to(cdt)
+        return torch.stack([torch.stack([c, s], -1), torch.stack([s, c], -1)], -2)
+    def ps(x):
+        one = torch.ones_like(x, dtype=cdt)
+        zero = torch.zeros_like(x, dtype=cdt)
+        e = torch.exp(1j * x.to(cdt))
+        return torch.stack([torch.stack([e, zero], -1), torch.stack([zero, one], -1)], -2)
+    return bs(split2) @ ps(theta) @ bs(split1) @ ps(phi)
+
+
+def clements_decompose(u: torch.Tensor) -> dict[str, Any]:
+    """Decompose unitaries u [B, n, n] (complex) into MZI phases by Clements' nulling order.
+
+    Returns ``right``/``left`` lists of (mode m, θ [B], φ [B]) and ``diag`` phases [B, n] with
+    u = L_1^† … L_k^† · D · R_m … R_1 (each L, R an MZI on modes m, m+1). The left MZIs are
+    realised as the mirrored device (M^†); the commutation of D to the output side of a
+    rectangular layout is not done — same MZI count (n(n-1)/2), same depth."""
+    u = u.clone()
+    n = u.shape[-1]
+    right, left = [], []
+    for i in range(n - 1):
+        if i % 2 == 0:
+            for j in range(i + 1):
+                r, c = n - 1 - j, i - j
+                a, b = u[:, r, c], u[:, r, c + 1]
+                h = torch.atan2(b.abs(), a.abs())
+                phi = torch.angle(a) - torch.angle(b) + math.pi
+                m = mzi_matrix(2 * h, phi)
+                u[:, :, c:c + 2] = u[:, :, c:c + 2] @ m.conj().transpose(-1, -2)
+                right.append((c, 2 * h, phi))
+        else:
+            for j in range(i + 1):
+                r, c = n - 1 - i + j, j
+                a, b = u[:, r - 1, c], u[:, r, c]
+                h = torch.atan2(a.abs(), b.abs())
+                phi = torch.angle(b) - torch.angle(a)
+                m = mzi_matrix(2 * h, phi)
+                u[:, r - 1:r + 1, :] = m @ u[:, r - 1:r + 1, :]
+                left.append((r - 1, 2 * h, phi))
+    return {"n": n, "right": right, "left": left, "diag": torch.angle(torch.diagonal(u, dim1=-2, dim2=-1))}
+
+
+def _layers(seq: list[tuple]) -> list[int]:
+    """Column of each MZI in a mesh built as-soon-as-possible (for crosstalk neighbours)."""
+    busy: dict[int, int] = {}
+    out = []
+    for m, *_ in seq:
+        col = max(busy.get(m, 0), busy.get(m + 1, 0))
+        out.append(col)
+        busy[m] = busy[m + 1] = col + 1
+    return out
+
+
+def mesh_phases_with_errors(dec: dict[str, Any], p: dict, gen: torch.Generator | None) -> dict[str, Any]:
+    """Apply phase quantization (``phase_bits`` over [0, 2π)), thermal crosstalk (each shifter
+    picks up ``crosstalk`` × the phases of the neighbouring MZIs in the same mesh column),
+    Gaussian phase errors (``phase_error_rad``), beam-splitter imbalance (``splitter_error_rad``
+    per coupler) and per-MZI loss spread (``loss_std_db``) to a decomposition."""
+    bits = p.get("phase_bits")
+    step = 2 * math.pi / 2 ** bits if bits else 0.0
+    sig = p.get("phase_error_rad", 0.0)
+    kappa = p.get("crosstalk", 0.0)
+    sbs = p.get("splitter_error_rad", 0.0)
+    sloss = p.get("loss_std_db", 0.0)
+
+    def q(x):
+        if not step:
+            return x
+        return torch.round(torch.remainder(x, 2 * math.pi) / step) * step
+
+    def noisy(x):
+        if not sig:
+            return x
+        return x + sig * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+
+    out: dict[str, Any] = {"n": dec["n"]}
+    for side in ("right", "left"):
+        seq = dec[side]
+        thetas = [q(t) for _, t, _ in seq]
+        phis = [q(f) for _, _, f in seq]
+        if kappa and seq:
+            cols = _layers(seq)
+            slot = {(c, m): i for i, ((m, *_), c) in enumerate(zip(seq, cols))}
+            th2, ph2 = [], []
+            for i, ((m, *_), c) in enumerate(zip(seq, cols)):
+                nb = [slot[k] for k in ((c, m - 2), (c, m + 2)) if k in slot]
+                th2.append(thetas[i] + kappa * sum(thetas[j] for j in nb) if nb else thetas[i])
+                ph2.append(phis[i] + kappa * sum(phis[j] for j in nb) if nb else phis[i])
+            thetas, phis = th2, ph2
+        mz = []
+        for (m, _, _), t, f in zip(seq, thetas, phis):
+            shape, dt = t.shape, t.dtype
+            d1 = sbs * torch.randn(shape, generator=gen, dtype=dt) if sbs else 0.0
+            d2 = sbs * torch.randn(shape, generator=gen, dtype=dt) if sbs else 0.0
+            amp = (10 ** (-(sloss * torch.randn(shape, generator=gen, dtype=dt)) / 20)) if sloss else None
+            mz.append((m, noisy(t), noisy(f), d1, d2, amp))
+        out[side] = mz
+    out["diag"] = noisy(q(dec["diag"]))
+    return out
+
+
+def mesh_unitary(mesh: dict[str, Any]) -> torch.Tensor:
+    """The matrix [B, n, n] the (possibly erroneous) mesh implements."""
+    diag = mesh["diag"]
+    x = torch.diag_embed(torch.exp(1j * diag.to(torch.complex128 if diag.dtype == torch.float64 else torch.complex64)))
+    for m, t, f, d1, d2, amp in reversed(mesh["right"]):
+        mm = mzi_matrix(t, f, d1, d2)
+        if amp is not None:
+            mm = mm * amp[:, None, None]
+        x[:, :, m:m + 2] = x[:, :, m:m + 2] @ mm
+    for m, t, f, d1, d2, amp in reversed(mesh["left"]):
+        mm = mzi_matrix(t, f, d1, d2).conj().transpose(-1, -2)
+        if amp is not None:
+            mm = mm * amp[:, None, None]
+        x[:, m:m + 2, :] = mm @ x[:, m:m + 2, :]
+    return x
+
+
+def program_mzi(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator | None,
+                mzi_loss_db: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Realise a weight [K, N] on MZI meshes, one per tile block (rows x cols, zero-padded to
+    n = max(rows, cols)): A = W_block^T = U Σ V^† by SVD; U and V^† as Clements meshes with
+    errors; Σ/σ_max as amplitude modulators quantized to ``tile.weight_bits``. The mean
+    per-MZI loss ``mzi_loss_db`` (the cost model's number) scales every path alike (depth n
+    MZIs) and is undone by the receiver gain, so only its spread (``loss_std_db``) distorts.
+    Returns (w_eff [K, N] normalised by col_scale, col_scale)."""
+    w = w.detach().to(torch.float64)
+    K, N = w.shape
+    col_scale = w.abs().amax(dim=0).clamp(min=1e-12)
+    wn = w / col_scale
+    if p["model"] == "ideal":
+        return wn.float(), col_scale.float()
+    rows, cols = tile.rows, tile.cols
+    n = max(rows, cols)
+    rt, ct = math.ceil(K / rows), math.ceil(N / cols)
+    pad = torch.zeros(rt * rows, ct * cols, dtype=torch.float64)
+    pad[:K, :N] = wn
+    blocks = pad.view(rt, rows, ct, cols).permute(0, 2, 3, 1).reshape(rt * ct, cols, rows)  # A = W^T
+    a = torch.zeros(rt * ct, n, n, dtype=torch.float64)
+    a[:, :cols, :rows] = blocks
+    uu, s, vh = torch.linalg.svd(a)
+    smax = s[:, :1].clamp(min=1e-30)
+    sq = quantize_symmetric(s / smax, tile.weight_bits) if tile.weight_bits else s / smax
+    cdt = torch.complex128
+    u_mesh = mesh_unitary(mesh_phases_with_errors(clements_decompose(uu.to(cdt)), p, gen))
+    v_mesh = mesh_unitary(mesh_phases_with_errors(clements_decompose(vh.to(cdt)), p, gen))
+    a_eff = (u_mesh * sq.to(cdt)[:, None, :]) @ v_mesh * smax[:, :, None]
+    a_eff = a_eff.real[:, :cols, :rows]
+    eff = a_eff.reshape(rt, ct, cols, rows).permute(0, 3, 1, 2).reshape(rt * rows, ct * cols)[:K, :N]
+    return eff.float().contiguous(), col_scale.float()
+
+
+# ---------------------------------------------------------------------------------------
+# free-space optics
+# ---------------------------------------------------------------------------------------
+def program_slm(w: torch.Tensor, p: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight [K, N] on SLM pixels: per-column normalisation, ``slm_bits`` levels per sign
+    (signed weights as two intensity channels subtracted at the detectors)."""
+    w = w.detach().to(torch.float32)
+    col_scale = w.abs().amax(dim=0).clamp(min=1e-12)
+    wn = w / col_scale
+    if p["model"] == "ideal":
+        return wn, col_scale
+    return quantize_symmetric(wn, p["slm_bits"]), col_scale
+
+
+def shot_noise_std(signal_abs: torch.Tensor, photons_per_mac: float, detector_noise_photons: float) -> torch.Tensor:
+    """Std of a normalised dot product read by photon counting: the detectors count
+    Poisson(photons_per_mac · Σ|x̂||ŵ|) photons (x̂, ŵ in [0, 1]) plus Gaussian detector noise,
+    so var(y) = Σ|x̂||ŵ| / photons_per_mac + (detector_noise / photons_per_mac)^2."""
+    return torch.sqrt(signal_abs / photons_per_mac + (detector_noise_photons / photons_per_mac) ** 2)
