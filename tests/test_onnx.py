@@ -296,6 +296,26 @@ def test_symbolic_dims_need_binding(tmp_path):
         load_onnx(path, dims={"batch": 2, "seq": 0})
 
 
+def test_dynamic_export_binds_batch_and_seq(tmp_path):
+    """A GPT-2 exported with symbolic batch/seq: binding them reproduces the analytic
+    count at any size (value_info carries the exporter's symbolic expressions)."""
+    torch.manual_seed(0)
+    model = _gpt2()
+    batch, seq = torch.export.Dim("batch", max=8), torch.export.Dim("seq", max=32)
+    path = tmp_path / "dyn.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randint(0, 100, (2, SEQ)),), str(path), dynamo=True,
+                          dynamic_shapes=({0: batch, 1: seq},), verbose=False)
+    with pytest.raises(AnalogcError, match=r"symbolic dim '(batch|seq)'"):
+        load_onnx(path)
+    d, L, V = GPT["n_embd"], GPT["n_layer"], GPT["vocab_size"]
+    for b, t in [(1, 8), (3, 20)]:
+        s = load_onnx(path, dims={"batch": b, "seq": t}).summary()
+        assert s["macs_mvm"] == b * t * (L * 12 * d * d + d * V)
+        assert s["macs_matmul"] == b * t * L * 2 * t * d
+
+
 # -- external data ------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
 def test_external_data_goes_through_infer_shapes_path(exported, tmp_path, monkeypatch, name):

@@ -402,10 +402,10 @@ def _product(node: onnx.NodeProto, tensors: _Tensors, path: Path, label: str
     shapes = [_need_shape(node, i, tensors, path, label) for i in range(2)]
     out = _need_out_shape(node, tensors, path, label)
     t = node.op_type
-    if t == "Conv":
-        return OpKind.MVM, _conv(node, shapes, out, tensors)
-    if t == "ConvTranspose":
-        return OpKind.MVM, _conv_transpose(node, shapes, out, tensors)
+    if t in ("Conv", "ConvTranspose"):  # a computed (dynamic) kernel makes it a matmul
+        kind = OpKind.MVM if node.input[1] in tensors.static_root else OpKind.MATMUL
+        build = _conv if t == "Conv" else _conv_transpose
+        return kind, build(node, shapes, out, tensors)
     static = [node.input[i] in tensors.static_root for i in range(2)]
     if t == "Gemm":
         return _gemm(node, shapes, static, tensors)
