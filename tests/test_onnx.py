@@ -82,6 +82,9 @@ def exported(tmp_path_factory):
     ids = torch.randint(0, 100, (1, SEQ))
     cases = {"mlp": (_mlp(), (torch.randn(BATCH, 8),)),
              "cnn": (SmallCNN().eval(), (torch.randn(2, 3, 8, 8),)),
+             "convt": (nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1,
+                                                        groups=2)).eval(),
+                       (torch.randn(2, 4, 5, 5),)),
              "gpt2": (_gpt2(), (ids,)),
              "bert": (_bert(), (ids,))}
     return {k: (m, args, _export(m, args, d / f"{k}.onnx")) for k, (m, args) in cases.items()}
@@ -130,6 +133,22 @@ def test_cnn_conv_im2col_counts(exported):
     assert (fc.in_features, fc.out_features, fc.vectors) == (72, 10, n)
 
 
+def test_conv_transpose_scatter_counts(exported):
+    (op,) = load_onnx(exported["convt"][2]).ops("mvm")
+    # each of the N*H_in*W_in input pixels: C_in/g values scatter to C_out/g * kh*kw outputs
+    assert (op.vectors, op.in_features, op.out_features, op.groups) == \
+        (2 * 5 * 5, 4 // 2, 6 // 2 * 9, 2)
+    assert op.conv["transposed"] and op.conv["stride"] == (2, 2)
+    assert op.weight_shape == (4, 3, 3, 3)
+
+
+def test_conv_with_a_computed_kernel_is_other(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "k"], ["y"], name="dyn_conv")]
+    g = load_onnx(_save(_model(nodes, [_vi("x", [1, 2, 5, 5]), _vi("k", [3, 2, 3, 3])],
+                               [_vi("y", [1, 3, 3, 3])]), tmp_path))
+    assert g["dyn_conv"].kind is OpKind.OTHER and g["dyn_conv"].macs == 0
+
+
 def test_gpt2_macs_match_the_analytic_formula(exported):
     g = load_onnx(exported["gpt2"][2])
     d, L, V, T = GPT["n_embd"], GPT["n_layer"], GPT["vocab_size"], SEQ
@@ -172,7 +191,7 @@ def _torch_trace(model, args):
     return trace_module(model, args)
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "gpt2", "bert"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "convt", "gpt2", "bert"])
 def test_torch_and_onnx_give_the_same_mvms(exported, name):
     model, args, path = exported[name]
     t, o = _torch_trace(model, args), load_onnx(path)
@@ -423,7 +442,7 @@ def _run_ort(path, args):
 
 
 @needs_onnx2torch
-@pytest.mark.parametrize("name", ["mlp", "cnn"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "convt"])
 def test_onnx_to_torch_matches_onnxruntime_and_torch(exported, name):
     model, args, path = exported[name]
     converted = onnx_to_torch(path)
@@ -435,7 +454,7 @@ def test_onnx_to_torch_matches_onnxruntime_and_torch(exported, name):
 
 
 @needs_onnx2torch
-@pytest.mark.parametrize("name", ["mlp", "cnn"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "convt"])
 def test_mvm_ops_map_to_converted_linear_and_conv(exported, name):
     path = exported[name][2]
     g, converted = load_onnx(path), onnx_to_torch(path)
@@ -443,10 +462,14 @@ def test_mvm_ops_map_to_converted_linear_and_conv(exported, name):
     assert set(mapping) == {o.name for o in g.ops("mvm")}
     for op_name, module_name in mapping.items():
         op, module = g[op_name], converted.get_submodule(module_name)
-        assert isinstance(module, (nn.Linear, nn.Conv2d))
+        assert isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))
         w = module.weight
         if isinstance(module, nn.Linear):
             assert tuple(w.shape) == (op.out_features, op.in_features)
+        elif isinstance(module, nn.ConvTranspose2d):  # (C_in, C_out/g, kh, kw)
+            assert module.groups == op.groups
+            assert w.shape[0] == op.in_features * op.groups
+            assert math.prod(w.shape[1:]) == op.out_features
         else:  # (C_out, C_in/g, kh, kw)
             assert module.groups == op.groups
             assert w.shape[0] == op.out_features * op.groups

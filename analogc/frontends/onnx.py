@@ -368,11 +368,12 @@ def _make_op(node: onnx.NodeProto, index: int, name: str, tensors: _Tensors,
     input_shapes = [tuple(s) for s in ins if s is not None and _all_int(s)]
     kind, product = _classify(node, tensors, path, label)
     fields = {"module_path": _node_module_path(node), **product}
+    meta = {"onnx_index": index, "onnx_inputs": list(node.input),
+            "onnx_outputs": list(node.output)}
+    meta.update(fields.pop("meta", {}))
     return Op(name=name, kind=kind, target=_target(node), input_shapes=input_shapes,
               output_shape=out_shape, elements=math.prod(out_shape),
-              module_type=node.op_type,
-              meta={"onnx_index": index, "onnx_inputs": list(node.input),
-                    "onnx_outputs": list(node.output)}, **fields)
+              module_type=node.op_type, meta=meta, **fields)
 
 
 def _classify(node: onnx.NodeProto, tensors: _Tensors, path: Path, label: str
@@ -402,10 +403,11 @@ def _product(node: onnx.NodeProto, tensors: _Tensors, path: Path, label: str
     shapes = [_need_shape(node, i, tensors, path, label) for i in range(2)]
     out = _need_out_shape(node, tensors, path, label)
     t = node.op_type
-    if t in ("Conv", "ConvTranspose"):  # a computed (dynamic) kernel makes it a matmul
-        kind = OpKind.MVM if node.input[1] in tensors.static_root else OpKind.MATMUL
+    if t in ("Conv", "ConvTranspose"):
+        if node.input[1] not in tensors.static_root:  # as the torch frontend does
+            return OpKind.OTHER, {"meta": {"why": "convolution with a dynamic weight"}}
         build = _conv if t == "Conv" else _conv_transpose
-        return kind, build(node, shapes, out, tensors)
+        return OpKind.MVM, build(node, shapes, out, tensors)
     static = [node.input[i] in tensors.static_root for i in range(2)]
     if t == "Gemm":
         return _gemm(node, shapes, static, tensors)
@@ -463,7 +465,8 @@ def _conv(node: onnx.NodeProto, shapes: list[tuple[int, ...]], out: tuple[int, .
     g = attrs.get("group", 1)
     kernel = tuple(w[2:])
     return {"groups": g, "in_features": math.prod(w[1:]), "out_features": w[0] // g,
-            "vectors": out[0] * math.prod(out[2:]), "conv": _conv_meta(attrs, kernel),
+            "vectors": out[0] * math.prod(out[2:]),
+            "conv": _conv_meta(attrs, kernel, g, x[1], out[1], transposed=False),
             **_weight_fields(node, 1, tensors)}
 
 
@@ -476,14 +479,19 @@ def _conv_transpose(node: onnx.NodeProto, shapes: list[tuple[int, ...]],
     kernel = tuple(w[2:])
     return {"groups": g, "in_features": w[0] // g, "out_features": math.prod(w[1:]),
             "vectors": x[0] * math.prod(x[2:]),
-            "conv": {**_conv_meta(attrs, kernel), "transposed": True},
+            "conv": _conv_meta(attrs, kernel, g, x[1], out[1], transposed=True),
             **_weight_fields(node, 1, tensors)}
 
 
-def _conv_meta(attrs: dict[str, Any], kernel: tuple[int, ...]) -> dict[str, Any]:
+def _conv_meta(attrs: dict[str, Any], kernel: tuple[int, ...], groups: int,
+               in_channels: int, out_channels: int, transposed: bool) -> dict[str, Any]:
+    """``Op.conv``: the torch frontend's keys plus stride/padding/dilation/auto_pad
+    (padding is (begin..., end...) when asymmetric)."""
     nd = len(kernel)
     pads = tuple(attrs.get("pads", [0] * 2 * nd))
-    return {"kernel": kernel, "stride": tuple(attrs.get("strides", [1] * nd)),
+    return {"kernel": kernel, "transposed": transposed, "groups": groups,
+            "in_channels": in_channels, "out_channels": out_channels,
+            "stride": tuple(attrs.get("strides", [1] * nd)),
             "padding": pads[:nd] if pads[:nd] == pads[nd:] else pads,
             "dilation": tuple(attrs.get("dilations", [1] * nd)),
             "auto_pad": attrs.get("auto_pad", "NOTSET")}
