@@ -274,6 +274,17 @@ def test_batched_static_weight_counts_groups(tmp_path):
     assert op.weight_params == math.prod((3, 8, 7))
 
 
+def test_weight_on_the_left_counts_columns_as_vectors(tmp_path):
+    # W (4, 8) @ X (2, 8, 5): each of the 2*5 columns of X is a K=8 vector giving 4 outputs
+    nodes = [helper.make_node("MatMul", ["proj.weight", "x"], ["y"], name="left")]
+    g = load_onnx(_save(_model(nodes, [_vi("x", [2, 8, 5])], [_vi("y", [2, 4, 5])],
+                               [_init("proj.weight", (4, 8))]), tmp_path))
+    op = g["left"]
+    assert (op.kind, op.groups, op.vectors, op.in_features, op.out_features) == \
+        (OpKind.MVM, 1, 10, 8, 4)
+    assert op.macs == 2 * 4 * 5 * 8 and op.module_path == "proj"
+
+
 def test_classification_of_digital_ops(tmp_path):
     nodes = [helper.make_node("Gather", ["embedding.weight", "ids"], ["e"], name="embed"),
              helper.make_node("Gather", ["e", "idx"], ["g"], name="pick", axis=1),

@@ -433,28 +433,21 @@ def _gemm(node: onnx.NodeProto, shapes: list[tuple[int, ...]], static: list[bool
 
 def _matmul(node: onnx.NodeProto, shapes: list[tuple[int, ...]], out: tuple[int, ...],
             static: list[bool], tensors: _Tensors) -> tuple[OpKind, dict[str, Any]]:
-    a, b = (list(s) for s in shapes)
-    a = [1] + a if len(a) == 1 else a  # numpy matmul promotion of vectors
-    b = b + [1] if len(b) == 1 else b
-    k = a[-1]
-    n = b[-1]
-    rows = math.prod(out) // n if n else 0  # output positions / N = vectors (all groups)
-    if static[1] or (static[0] and not static[1]):
-        w = 1 if static[1] else 0
-        wshape = b if w == 1 else a
-        groups = math.prod(wshape[:-2])  # batched weights: one matrix per batch index
-        if w == 1:
-            dims = {"in_features": k, "out_features": n, "groups": groups,
-                    "vectors": rows // groups}
-        else:  # W (.., M, K) @ X (.., K, N): N vectors of length K give M outputs
-            m = a[-2]
-            dims = {"in_features": k, "out_features": m, "groups": groups,
-                    "vectors": math.prod(out) // (m * groups)}
-        return OpKind.MVM, {**dims, **_weight_fields(node, w, tensors)}
-    m = a[-2]
-    groups = math.prod(out) // (m * n) if m * n else 0
-    return OpKind.MATMUL, {"groups": groups, "vectors": m, "in_features": k,
-                           "out_features": n}
+    """numpy-style MatMul (..., M, K) @ (..., K, N) -> (..., M, N)."""
+    a = [1, *shapes[0]] if len(shapes[0]) == 1 else list(shapes[0])  # vector promotion
+    b = [*shapes[1], 1] if len(shapes[1]) == 1 else list(shapes[1])
+    m, k, n = a[-2], a[-1], b[-1]
+    positions = math.prod(out)  # = G * M * N (promoted vector dims are absent from out)
+    if not any(static):  # two activations: one (M x K) @ (K x N) per broadcast batch index
+        groups = positions // (m * n) if m * n else 0
+        return OpKind.MATMUL, {"groups": groups, "vectors": m, "in_features": k,
+                               "out_features": n}
+    w = 1 if static[1] else 0
+    groups = math.prod((b if w else a)[:-2])  # batched weights: one matrix per batch index
+    out_features = n if w else m  # W on the left: N columns of X are the input vectors
+    dims = {"in_features": k, "out_features": out_features, "groups": groups,
+            "vectors": positions // (out_features * groups) if out_features else 0}
+    return OpKind.MVM, {**dims, **_weight_fields(node, w, tensors)}
 
 
 def _conv(node: onnx.NodeProto, shapes: list[tuple[int, ...]], out: tuple[int, ...],
