@@ -1,0 +1,24 @@
+"""Cost roll-up: a Plan priced by ``hw_models`` into a :class:`Report`.
+
+Example::
+
+    import analogc
+    from analogc.estimate import estimate, render, write_reports
+    plan = analogc.compile(analogc.trace("gpt2", seq_len=128), hw="pcm-hermes")
+    rep = estimate(plan)
+    rep.summary["tops_per_w"], rep.breakdown, rep.compare("h100")
+"""
+from analogc.estimate.report import (
+    DEFAULT_BASELINES,
+    Report,
+    baseline_estimate,
+    breakdown_png,
+    estimate,
+    fmt_si,
+    render,
+    write_reports,
+)
+from analogc.estimate.rollup import COMPONENTS, CostRollup
+
+__all__ = ["COMPONENTS", "CostRollup", "DEFAULT_BASELINES", "Report", "baseline_estimate",
+           "breakdown_png", "estimate", "fmt_si", "render", "write_reports"]

@@ -1,0 +1,222 @@
+"""Count the actions of a Plan and price them with ``hw_models`` (counts x unit costs).
+
+Per analog op (a :class:`~analogc.mapping.plan.TileMapping`), every input vector makes one
+*pass* through each of its ``groups * row_tiles * col_tiles * slices`` tiles; the tile model
+says what a pass with ``r`` rows and ``c`` columns in use does (DAC/ADC conversions, cell
+reads, detections) and how long it takes. Row-tile and slice outputs are added digitally
+(``partial_sum_adds``), activations go through the on-chip buffer, a dynamic matmul on tiles
+writes its operand (``write_elements``) first. Digital ops cost ``elements x ops/element``.
+
+Time: the tiles of one op work in parallel, its vectors one after the other, so an op takes
+``vectors x pass_time`` (+ operand writes); one inference is the critical path through the
+graph. With all weights resident each op has its own tiles and the layers pipeline, so the
+throughput is set by the slowest stage (the slowest op, the shared digital units or the
+off-chip link); with weight reloads nothing pipelines. Static power is charged over the
+steady-state time per inference, ``1 / throughput``.
+
+Decoder LLMs (``graph.meta["decoder"]``): the traced graph is the prefill of ``seq_len``
+tokens; a decode step is the same graph for one new token per sequence (every count / T,
+dynamic operands rewritten in full) plus the read of the K/V cache.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hw_models.digital import ops_per_element
+from hw_models.pricing import HardwareCosts
+
+from analogc.ir import Graph, Op, OpKind
+
+COMPONENTS = ("dac", "adc", "array", "optical", "laser", "static", "memory", "digital", "programming")
+_ACT_BYTES_DIGITAL = 2  # fp16 activations in the digital units and buffers
+
+
+@dataclass
+class Phase:
+    """Totals of one phase (an inference, a prefill, or one decode step)."""
+
+    energy: dict[str, float] = field(default_factory=lambda: {c: 0.0 for c in COMPONENTS})
+    latency_s: float = 0.0
+    throughput_per_s: float = 0.0
+    macs: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def energy_j(self) -> float:
+        return sum(self.energy.values())
+
+
+def _add(dst: dict[str, float], src: dict[str, float], scale: float = 1.0) -> None:
+    for k, v in src.items():
+        dst[k] = dst.get(k, 0.0) + v * scale
+
+
+def _block_sizes(total: int, size: int, count: int) -> list[tuple[int, int]]:
+    """(used size, multiplicity) of the ``count`` blocks that cut ``total`` into ``size``."""
+    last = total - (count - 1) * size
+    if last == size or count == 1:
+        return [(min(total, size), count)] if last == size else [(last, 1)]
+    return [(size, count - 1), (last, 1)]
+
+
+class CostRollup:
+    """Prices every op of a plan once; phases (prefill, decode) reuse the per-op results."""
+
+    def __init__(self, plan: Any, costs: HardwareCosts | None = None) -> None:
+        self.plan = plan
+        self.hw = plan.hw
+        self.costs = costs or HardwareCosts(plan.hw)
+        self.tile = self.costs.tile
+        self.in_bytes = math.ceil(self.hw.input_bits / 8)
+        self.out_bytes = math.ceil(self.hw.output_bits / 8)
+        self._pass_cache: dict[tuple[int, int], tuple[dict[str, float], float]] = {}
+
+    # -- per op ----------------------------------------------------------------------
+    def _pass(self, r: int, c: int) -> tuple[dict[str, float], float]:
+        hit = self._pass_cache.get((r, c))
+        if hit is None:
+            counts = self.tile.actions_per_pass(r, c)
+            e = self.tile.pass_energy_j(r, c)  # the tile's own actions, priced by the tile
+            _add(e, self.costs.price({"shift_add": counts.get("shift_add", 0)}))
+            hit = (e, self.tile.pass_time_s(r, c))
+            self._pass_cache[(r, c)] = hit
+        return hit
+
+    def analog_op(self, op: Op, m: Any) -> tuple[dict[str, float], float, float]:
+        """(energy by component, time, writes) of an analog op for one inference."""
+        energy: dict[str, float] = {}
+        per_vector_blocks = m.groups * m.slices
+        t_pass = 0.0
+        for r, nr in _block_sizes(m.in_features, m.rows, m.row_tiles):
+            for c, nc in _block_sizes(m.out_features, m.cols, m.col_tiles):
+                e, t = self._pass(r, c)
+                _add(energy, e, m.vectors * per_vector_blocks * nr * nc)
+                t_pass = max(t_pass, t)
+        _add(energy, self.costs.price({
+            "partial_sum_add": m.partial_sum_adds,
+            "sram_byte": m.groups * m.vectors * (m.in_features * self.in_bytes
+                                                 + m.out_features * self.out_bytes),
+        }))
+        time = m.vectors * t_pass
+        if m.write_elements:  # dynamic operand written onto the tiles before use
+            energy["programming"] = energy.get("programming", 0.0) + self.tile.program_energy_j(
+                m.write_elements * m.slices)
+            _add(energy, self.costs.price({"sram_byte": m.write_elements * self.in_bytes}))
+            time += self.tile.program_time_s()
+        return energy, time, float(m.write_elements)
+
+    def digital_matmul(self, op: Op) -> tuple[dict[str, float], float]:
+        k, n, v, g = op.in_features, op.out_features, op.vectors, op.groups
+        traffic = g * (v * k + k * n + v * n) * _ACT_BYTES_DIGITAL
+        e = self.costs.price({"digital_mac": op.macs, "sram_byte": traffic})
+        return e, 2 * op.macs / self.costs.digital_ops_per_s
+
+    def digital_op(self, op: Op) -> tuple[dict[str, float], float, float]:
+        ops = op.elements * ops_per_element(op.kind.value, op.target)
+        level = "offchip_byte" if op.kind is OpKind.EMBEDDING else "sram_byte"
+        traffic = 2 * op.elements * _ACT_BYTES_DIGITAL
+        e = self.costs.price({"digital_op": ops, level: traffic})
+        offchip = traffic if op.kind is OpKind.EMBEDDING else 0.0
+        return e, ops / self.costs.digital_ops_per_s, offchip
+
+    # -- phases ----------------------------------------------------------------------
+    def per_op(self) -> list[dict[str, Any]]:
+        """Energy, time and facts of every op for one inference (the traced shapes)."""
+        rows = []
+        for op in self.plan.graph.ops():
+            m = self.plan.mappings.get(op.name)
+            writes, offchip = 0.0, 0.0
+            if m is not None and m.placement == "analog":
+                e, t, writes = self.analog_op(op, m)
+                place = "analog"
+            elif op.kind in (OpKind.MVM, OpKind.MATMUL):
+                e, t = self.digital_matmul(op)
+                place = "digital"
+                if op.kind is OpKind.MVM:  # a digital mvm streams its weight from off-chip
+                    wb = op.weight_params * _ACT_BYTES_DIGITAL
+                    _add(e, self.costs.price({"offchip_byte": wb}))
+                    offchip += wb
+            else:
+                e, t, offchip = self.digital_op(op)
+                place = "digital"
+            rows.append({"op": op.name, "kind": op.kind.value, "placement": place,
+                         "module": op.module_path, "macs": op.macs, "elements": op.elements,
+                         "tiles": m.tiles if m is not None else 0, "time_s": t,
+                         "writes": writes, "offchip_bytes": offchip, "energy": e})
+        return rows
+
+    def phase(self, rows: list[dict[str, Any]], scale: float = 1.0, kv_bytes: float = 0.0,
+              decode: bool = False) -> Phase:
+        """Totals over ops, scaled (``1/T`` for a decode step), with latency and throughput."""
+        plan, ph = self.plan, Phase()
+        g: Graph = plan.graph
+        finish: dict[str, float] = {}
+        digital_time = analog_max = 0.0
+        offchip_bytes = kv_bytes if kv_bytes > self.costs.memory.buffer_bytes else 0.0
+        for row in rows:
+            e, t = row["energy"], row["time_s"]
+            s = scale
+            if decode and row["writes"]:  # dynamic operands are rewritten in full per step
+                prog = e.get("programming", 0.0)
+                e = {k: v * scale for k, v in e.items() if k != "programming"} | {"programming": prog}
+                s = 1.0
+                t_op = t * scale + self.tile.program_time_s() * (1 - scale)
+            else:
+                t_op = t * scale
+            _add(ph.energy, e, s)
+            ph.macs += row["macs"] * scale
+            start = max((finish[p] for p in g.predecessors(row["op"]) if p in finish), default=0.0)
+            finish[row["op"]] = start + t_op
+            if row["placement"] == "digital":
+                digital_time += t_op
+            else:
+                analog_max = max(analog_max, t_op)
+            offchip_bytes += row["offchip_bytes"] * scale
+            ph.rows.append(row | {"time_s": t_op, "scale": scale})
+        latency = max(finish.values(), default=0.0)
+        if kv_bytes:  # K/V cache read of a decode step (buffer if it fits, else off-chip)
+            level = "offchip_byte" if kv_bytes > self.costs.memory.buffer_bytes else "sram_byte"
+            _add(ph.energy, self.costs.price({level: kv_bytes}))
+        offchip_time = offchip_bytes / self.costs.memory.offchip_bandwidth_bps
+        latency = max(latency, offchip_time)
+        if plan.weight_reloads:
+            latency += self.reload_time_s()
+            _add(ph.energy, self.reload_energy(), scale if not decode else 1.0)
+            period = latency
+        else:
+            period = max(analog_max, digital_time, offchip_time, 1e-30)
+        ph.latency_s = latency
+        ph.throughput_per_s = 1.0 / period if latency > 0 else 0.0
+        ph.energy["static"] += self.static_power_w() * (period if latency > 0 else 0.0)
+        return ph
+
+    # -- weights, static, area -------------------------------------------------------
+    def static_cells(self) -> int:
+        return sum(m.cells_used for m in self.plan.analog if m.kind is OpKind.MVM)
+
+    def weight_bytes(self) -> float:
+        return sum(m.groups * m.in_features * m.out_features for m in self.plan.analog
+                   if m.kind is OpKind.MVM) * self.hw.tile.weight_bits / 8
+
+    def reload_energy(self) -> dict[str, float]:
+        """Every static weight written once per inference, streamed from off-chip memory."""
+        e = {"programming": self.tile.program_energy_j(self.static_cells())}
+        _add(e, self.costs.price({"offchip_byte": self.weight_bytes()}))
+        return e
+
+    def reload_time_s(self) -> float:
+        link = self.weight_bytes() / self.costs.memory.offchip_bandwidth_bps
+        return self.plan.weight_reloads * self.tile.program_time_s() + link
+
+    def program_once(self) -> tuple[float, float]:
+        """(energy, time) to program all static weights once (not per inference)."""
+        return self.tile.program_energy_j(self.static_cells()), self.tile.program_time_s()
+
+    def static_power_w(self) -> float:
+        return (self.tile.static_power_w() * self.plan.tiles
+                + self.tile.chip_static_power_w() * self.plan.chips)
+
+    def area_m2(self) -> float:
+        return self.plan.chips * self.hw.chip.tiles_per_chip * self.tile.tile_area_m2()
