@@ -21,12 +21,13 @@ __version__ = "0.1.0"
 
 
 def trace(model: Any, example_inputs: Any = None, *, seq_len: int | None = None,
-          batch: int = 1, name: str | None = None) -> Graph:
+          batch: int = 1, name: str | None = None, dims: dict[str, int] | None = None) -> Graph:
     """Trace a model into the analogc IR.
 
     ``model`` is a ``torch.nn.Module`` (with ``example_inputs``: a tuple of positional
     tensors or a dict of keyword tensors), a zoo name (``"gpt2"``, ``"llama-3-70b"``… see
-    ``analogc models``), a path to an ``.onnx`` file, or ``"module:factory"``.
+    ``analogc models``), a path to an ``.onnx`` file (``dims`` binds its symbolic
+    dimensions, e.g. ``{"batch": 1, "seq": 128}``), or ``"module:factory"``.
 
     Example::
 
@@ -37,8 +38,8 @@ def trace(model: Any, example_inputs: Any = None, *, seq_len: int | None = None,
     from analogc.frontends import zoo
 
     if isinstance(model, str):
-        if model.endswith(".onnx") or os.path.sep in model and not ":" in model:
-            return load_onnx(model)
+        if model.endswith(".onnx") or (os.path.sep in model and ":" not in model):
+            return load_onnx(model, dims=dims)
         if ":" in model:
             model = load_factory(model)
         else:

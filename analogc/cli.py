@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import re
 import sys
@@ -69,11 +70,11 @@ def _eng(x: float, unit: str = "") -> str:
 
 
 # -- layer-type grouping -----------------------------------------------------------------
-_INDEX = re.compile(r"\.\d+(?=\.|$)")
+_INDEX = re.compile(r"\.\d+(?=\.)")  # a block index inside a path, not a Sequential leaf
 
 
 def layer_type(module_path: str | None, kind: str) -> str:
-    """``transformer.h.7.attn.c_attn`` -> ``transformer.h.*.attn.c_attn``."""
+    """``transformer.h.7.attn.c_attn`` -> ``transformer.h.*.attn.c_attn``; ``net.2`` stays."""
     if not module_path:
         return f"({kind})"
     return _INDEX.sub(".*", module_path)
@@ -320,10 +321,21 @@ def _add_optional_commands(sub: Any) -> None:
                 fn(sub)
 
 
+def _quiet_libraries() -> None:
+    """torch.export and the exporters log warnings about the user's model on stderr; the
+    CLI reports the failure itself, in one line."""
+    import torch
+
+    torch._logging.set_logs(all=logging.ERROR)
+    for noisy in ("torch", "transformers", "onnxscript"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from analogc.errors import AnalogcError
 
     warnings.filterwarnings("ignore")
+    _quiet_libraries()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):

@@ -8,7 +8,10 @@ explicit whatever attention implementation the model uses.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
+import os
+import re
 import warnings
 from typing import Any
 
@@ -311,8 +314,10 @@ def export(model: torch.nn.Module, example_inputs: Any) -> torch.export.Exported
     args, kwargs = _split_inputs(example_inputs)
     was_training = model.training
     model.eval()
+    chatter = io.StringIO()  # export prints the failing graph; the error names the line
     try:
-        with _hf_export_settings(model), warnings.catch_warnings():
+        with _hf_export_settings(model), warnings.catch_warnings(), \
+                contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
             warnings.simplefilter("ignore")
             ep = torch.export.export(model, args, kwargs, strict=False)
             return ep.run_decompositions({})
@@ -320,7 +325,10 @@ def export(model: torch.nn.Module, example_inputs: Any) -> torch.export.Exported
         raise
     except Exception as e:  # noqa: BLE001 - any export failure is the user's model
         msg = " ".join(str(e).strip().split())
-        raise AnalogcError(f"cannot export {type(model).__name__} with torch.export: "
+        msg = msg.split(" Caused by:")[0].split(" For more information")[0]
+        where = re.findall(r"# File: (\S+?):(\d+) in (\w+)", chatter.getvalue())
+        at = f" (at {os.path.basename(where[-1][0])}:{where[-1][1]} in {where[-1][2]})" if where else ""
+        raise AnalogcError(f"cannot export {type(model).__name__} with torch.export{at}: "
                            f"{type(e).__name__}: {msg[:300]}") from None
     finally:
         model.train(was_training)
