@@ -197,6 +197,9 @@ def _check_quantity(where: str, section: str, key: str, dim: str, v: Any) -> Qua
             raise _err(where, section, key, "a value with a unit such as '30 mW'", v) from None
     if isinstance(v, tuple) and len(v) == 2:
         v = {"value": v[0], "unit": v[1], "source": "user override"}
+    if (isinstance(v, (int, float)) and not isinstance(v, bool) and dim in ("count", "ratio")
+            and where.endswith("(override)")):  # dimensionless override: photons_per_mac=3.1
+        v = {"value": v, "unit": "count" if dim == "count" else "ratio", "source": "user override"}
     if not isinstance(v, dict):
         raise _err(where, section, key,
                    f"a table {{value = ..., unit = \"...\", source = \"...\"}} ({dim})", v)

@@ -108,6 +108,12 @@ class Plan:
             "macs_digital_matmul": sum(m.macs for m in self.mappings.values() if m.placement == "digital"),
         }
 
+    def estimate(self) -> Any:
+        """Price this plan: :func:`analogc.estimate.estimate` (energy, latency, area, Report)."""
+        from analogc.estimate import estimate
+
+        return estimate(self)
+
     def to_dataframe(self) -> pd.DataFrame:
         """One row per op: kind, placement, shapes, MACs, tiles, utilization, module path."""
         rows = []

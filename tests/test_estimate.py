@@ -1,0 +1,146 @@
+"""Estimator: counts x unit costs roll up into a Report whose parts add up."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import analogc
+import hw_models
+from analogc.estimate import COMPONENTS, estimate, render, write_reports
+from analogc.ir import Graph, Op
+
+
+def _mlp(vectors: int = 16) -> Graph:
+    g = Graph("mlp")
+    g.add(Op(name="fc1", kind="mvm", target="linear", in_features=300, out_features=600,
+             vectors=vectors, module_path="fc1"))
+    g.add(Op(name="act", kind="activation", target="aten.gelu", output_shape=(vectors, 600)), ["fc1"])
+    g.add(Op(name="fc2", kind="mvm", target="linear", in_features=600, out_features=10,
+             vectors=vectors, module_path="fc2"), ["act"])
+    return g
+
+
+def _decoder(T: int = 64, L: int = 2, d: int = 128, heads: int = 4) -> Graph:
+    """A tiny decoder: per layer qkv, QK^T, softmax, AV, out-proj, norm; meta as in the zoo."""
+    g = Graph("tiny-decoder")
+    g.meta = {"decoder": True, "seq_len": T, "batch": 1, "n_layers": L, "d_model": d,
+              "n_heads": heads, "n_kv_heads": heads, "head_dim": d // heads}
+    prev: list[str] = []
+    for i in range(L):
+        hd = d // heads
+        g.add(Op(name=f"qkv{i}", kind="mvm", target="linear", in_features=d, out_features=3 * d, vectors=T), prev)
+        g.add(Op(name=f"qk{i}", kind="matmul", target="matmul", in_features=hd, out_features=T, vectors=T,
+                 groups=heads), [f"qkv{i}"])
+        g.add(Op(name=f"sm{i}", kind="softmax", target="softmax", output_shape=(heads, T, T)), [f"qk{i}"])
+        g.add(Op(name=f"av{i}", kind="matmul", target="matmul", in_features=T, out_features=hd, vectors=T,
+                 groups=heads), [f"sm{i}", f"qkv{i}"])
+        g.add(Op(name=f"o{i}", kind="mvm", target="linear", in_features=d, out_features=d, vectors=T), [f"av{i}"])
+        g.add(Op(name=f"ln{i}", kind="norm", target="layer_norm", output_shape=(T, d)), [f"o{i}"])
+        prev = [f"ln{i}"]
+    return g
+
+
+@pytest.mark.parametrize("hw", ["pcm-hermes", "rram", "sram-cim", "mzi", "mzi-eo", "freespace", "ideal"])
+def test_breakdown_sums_to_total_and_table_matches(hw):
+    rep = estimate(analogc.compile(_mlp(), hw=hw))
+    s = rep.summary
+    assert set(rep.breakdown) == set(COMPONENTS)
+    assert sum(rep.breakdown.values()) == pytest.approx(s["energy_j"], rel=1e-12)
+    for key in ("energy_j", "latency_s", "throughput_inf_per_s", "area_mm2", "macs", "tops_per_w"):
+        assert key in s
+    assert s["macs"] == 300 * 600 * 16 + 600 * 10 * 16
+    # the per-op table holds everything except static and weight-reload energy
+    per_op = rep.table["energy_j"].sum()
+    assert per_op == pytest.approx(s["energy_j"] - rep.breakdown["static"], rel=1e-9)
+    assert list(rep.table["op"]) == ["fc1", "act", "fc2"]
+    assert s["latency_s"] > 0 and s["energy_j"] > 0
+
+
+def test_energy_scales_with_vectors_and_adc_bits():
+    a = estimate(analogc.compile(_mlp(16), hw="pcm-hermes")).summary["energy_j"]
+    b = estimate(analogc.compile(_mlp(32), hw="pcm-hermes")).summary["energy_j"]
+    assert b == pytest.approx(2 * a, rel=0.02)
+    lo = estimate(analogc.compile(_mlp(), hw="pcm-hermes", adc_bits=6)).breakdown["adc"]
+    hi = estimate(analogc.compile(_mlp(), hw="pcm-hermes", adc_bits=8)).breakdown["adc"]
+    assert hi > lo
+
+
+def test_counts_for_one_tile():
+    """A 256x256 mvm on HERMES: one tile, 256 ADC and 256 DAC conversions per vector."""
+    g = Graph("one")
+    g.add(Op(name="m", kind="mvm", target="linear", in_features=256, out_features=256, vectors=10))
+    rep = estimate(analogc.compile(g, hw="pcm-hermes"))
+    p = hw_models.load("pcm-hermes").params
+    assert rep.breakdown["adc"] == pytest.approx(10 * 256 * p["adc"]["energy"].si)
+    assert rep.breakdown["dac"] == pytest.approx(10 * 256 * p["dac"]["energy"].si)
+    assert rep.summary["latency_s"] == pytest.approx(10 * 128e-9)
+
+
+def test_static_power_charged_for_thermo_optic_mesh():
+    to = estimate(analogc.compile(_mlp(), hw="mzi"))
+    mems = estimate(analogc.compile(_mlp(), hw="mzi-mems"))
+    assert to.breakdown["static"] > 0 and mems.breakdown["static"] == 0
+    assert to.summary["energy_j"] > mems.summary["energy_j"]
+
+
+def test_weight_reloads_charge_programming():
+    big = estimate(analogc.compile(_mlp(), hw="pcm-hermes", chips=1, tiles_per_chip=2))
+    fits = estimate(analogc.compile(_mlp(), hw="pcm-hermes"))
+    assert big.summary["weight_reloads"] > 0 and big.breakdown["programming"] > 0
+    assert fits.breakdown["programming"] == 0
+    assert big.summary["latency_s"] > fits.summary["latency_s"]
+
+
+def test_analog_dynamic_matmul_pays_writes():
+    g = _decoder()
+    dig = estimate(analogc.compile(g, hw="sram-cim", dynamic_matmul="digital"))
+    ana = estimate(analogc.compile(g, hw="sram-cim", dynamic_matmul="analog"))
+    assert ana.breakdown["programming"] > 0 and dig.breakdown["programming"] == 0
+
+
+def test_decoder_prefill_and_decode():
+    g = _decoder(T=64)
+    rep = estimate(analogc.compile(g, hw="pcm-hermes"))
+    s = rep.summary
+    assert s["prefill_energy_j"] == pytest.approx(s["energy_j"])
+    # a decode step costs about prefill / T plus the K/V cache read
+    assert s["prefill_energy_j"] / 64 < s["decode_energy_per_token_j"] < s["prefill_energy_j"]
+    assert 0 < s["decode_latency_per_token_s"] < s["prefill_latency_s"]
+    assert s["kv_cache_bytes"] == 2 * 2 * 128 * 64 * 2
+    c = rep.compare("h100")
+    assert c["decode_energy_ratio"] > 0 and "baseline_decode_energy_per_token_j" in c
+
+
+def test_gpu_decode_is_memory_bound_and_compare():
+    from analogc.estimate import baseline_estimate
+    b = baseline_estimate(_decoder(T=256), "h100")
+    assert not b["decode_compute_bound"]
+    rep = estimate(analogc.compile(_mlp(), hw="pcm-hermes"))
+    for name in hw_models.baselines():
+        c = rep.compare(name)
+        assert c["energy_ratio"] == pytest.approx(c["baseline_energy_j"] / rep.summary["energy_j"])
+
+
+def test_plan_estimate_method_and_top_level():
+    plan = analogc.compile(_mlp(), hw="pcm-hermes")
+    if hasattr(plan, "estimate"):
+        assert plan.estimate().summary["energy_j"] == pytest.approx(estimate(plan).summary["energy_j"])
+    assert analogc.estimate(plan).summary["energy_j"] == pytest.approx(estimate(plan).summary["energy_j"])
+
+
+def test_render_and_write_reports(tmp_path):
+    from rich.console import Console
+    reps = [estimate(analogc.compile(_decoder(), hw=h)) for h in ("pcm-hermes", "mzi")]
+    con = Console(record=True, width=200)
+    render(reps, con)
+    text = con.export_text()
+    assert "pcm-hermes" in text and "h100" in text and "adc" in text and "decode" in text
+    paths = write_reports(reps, tmp_path)
+    names = {p.name for p in paths}
+    assert {"summary.csv", "energy_breakdown.png", "tiny-decoder_pcm-hermes.json"} <= names
+    assert (tmp_path / "energy_breakdown.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    d = json.loads((tmp_path / "tiny-decoder_mzi.json").read_text())
+    assert d["summary"]["energy_j"] > 0 and "h100" in d["compare"]
+    assert not list(tmp_path.glob("*.tmp"))
+    assert "TOPS/W" in reps[0].to_text()
