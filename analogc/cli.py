@@ -99,19 +99,36 @@ def plan_table(plan: Any) -> Any:
 
 
 # -- commands ----------------------------------------------------------------------------
-def _load_graph(model: str, seq_len: int | None, batch: int) -> Any:
+def _load_graph(model: str, seq_len: int | None, batch: int, dims: str | None = None) -> Any:
     import analogc
 
     if model.endswith(".onnx"):
         if not Path(model).exists():
             raise analogc.AnalogcError(f"{model}: no such file (expected an ONNX model file)")
-        return analogc.load_onnx(model)
+        return analogc.load_onnx(model, dims=_parse_dims(dims))
+    if dims:
+        raise analogc.AnalogcError("--dims: only ONNX files have symbolic dimensions to bind")
     if ":" in model:
         obj = analogc.load_factory(model)
         if isinstance(obj, tuple):
             return analogc.trace(obj[0], obj[1], name=model)
         return analogc.trace(obj, seq_len=seq_len, batch=batch, name=model)
     return analogc.trace(model, seq_len=seq_len, batch=batch)
+
+
+def _parse_dims(spec: str | None) -> dict[str, int] | None:
+    """``"batch=1,seq=128"`` -> ``{"batch": 1, "seq": 128}``."""
+    from analogc.errors import AnalogcError
+
+    if not spec:
+        return None
+    out = {}
+    for part in spec.split(","):
+        k, sep, v = part.partition("=")
+        if not sep or not k.strip() or not v.strip().lstrip("-").isdigit():
+            raise AnalogcError(f"--dims {spec!r}: expected NAME=INT[,NAME=INT...] (e.g. batch=1,seq=128)")
+        out[k.strip()] = int(v)
+    return out
 
 
 def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -147,7 +164,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if v is not None and v < 1:
             raise analogc.AnalogcError(f"{name}: expected a positive integer, got {v}")
     model = args.model or DEFAULT_MODEL
-    graph = _load_graph(model, args.seq_len, args.batch or 1)
+    graph = _load_graph(model, args.seq_len, args.batch or 1, args.dims)
     overrides = _parse_overrides(args.set)
     plans = [analogc.compile(graph, hw=h, digital=args.digital or (), **overrides)
              for h in (args.hw or [None])]
@@ -294,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--hw", action="append", help="preset name or hardware file (repeatable)")
     r.add_argument("--seq-len", type=int, help="tokens per sequence (transformers)")
     r.add_argument("--batch", type=int, help="batch size (default 1)")
+    r.add_argument("--dims", metavar="NAME=INT,...",
+                   help="bind symbolic dimensions of an ONNX file, e.g. batch=1,seq=128")
     r.add_argument("--out", help="directory for csv/json (and plots)")
     r.add_argument("--format", choices=("table", "csv", "json"), default="table")
     r.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -85,6 +85,15 @@ def test_onnx_file_and_module_factory(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["model"]["macs_mvm"] == 3 * (8 * 16 + 16 * 4)
 
+    dyn = tmp_path / "dyn.onnx"
+    batch = torch.export.Dim("batch", min=2)
+    torch.onnx.export(net, (torch.randn(3, 8),), str(dyn), dynamo=True,
+                      dynamic_shapes=({0: batch},))
+    capsys.readouterr()
+    assert main(["report", str(dyn), "--format", "json", "--dims", "batch=5"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"]["macs_mvm"] == 5 * (8 * 16 + 16 * 4)
+
 
 def _bad(capsys, *args):
     code = main(list(args))
@@ -112,6 +121,8 @@ def test_bad_inputs_one_line_exit_2(tmp_path, capsys):
     assert "--batch" in _bad(capsys, "report", "gpt2", "--batch", "-2")
     assert "pcm-nope" in _bad(capsys, "report", "mlp", "--hw", "pcm-nope")
     assert "KEY=VALUE" in _bad(capsys, "report", "mlp", "--set", "rows")
+    assert "NAME=INT" in _bad(capsys, "report", str(good), "--dims", "batch")
+    assert "only ONNX" in _bad(capsys, "report", "mlp", "--dims", "batch=2")
 
 
 def test_unexportable_model_names_the_problem(tmp_path):
