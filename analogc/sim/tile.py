@@ -67,11 +67,12 @@ class _AnalogFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, in_range: torch.Tensor,  # type: ignore[override]
-                layer: "AnalogMVM") -> torch.Tensor:
+                layer: "AnalogMVM", amax: float) -> torch.Tensor:
         r = float(in_range)
         y = layer._run(x, r)
         ctx.layer = layer
         ctx.r = r
+        ctx.amax = amax
         ctx.save_for_backward(x, in_range)
         return y
 
@@ -80,25 +81,28 @@ class _AnalogFn(torch.autograd.Function):
         layer: AnalogMVM = ctx.layer
         x, in_range = ctx.saved_tensors
         r = ctx.r
-        w_eff, col_scale = layer._programmed()
-        K = layer.in_features
-        w = w_eff[:, :K, :]  # [G, K, N]
-        gys = gy * col_scale[:, None, :]
+        w_dev, col_scale, factor = layer._programmed_dev()
         gx = gw = gr = None
         clip = layer.dac_levels is not None
+        outside = None
+        if clip and ctx.amax > r:
+            outside = x.abs() > r
+            if not bool(outside.any()):
+                outside = None
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[2]:
-            g = torch.matmul(gys, w.transpose(1, 2))  # [G, M, K]
-            if clip:
-                inside = x.abs() <= r
+            w_real = w_dev * (col_scale * factor)[:, None, :]  # [G, K, N]: cheaper than scaling gy when M > K
+            g = torch.matmul(gy, w_real.transpose(1, 2))  # [G, M, K]
+            if outside is not None:
                 if ctx.needs_input_grad[2]:
-                    gr = (g * torch.sign(x)).masked_fill_(inside, 0).sum().reshape(in_range.shape)
-                gx = g.masked_fill_(~inside, 0) if ctx.needs_input_grad[0] else None
-            else:
-                gx = g
+                    gr = (g[outside] * torch.sign(x[outside])).sum().reshape(in_range.shape)
+                g.masked_fill_(outside, 0)
+            elif ctx.needs_input_grad[2]:
+                gr = torch.zeros_like(in_range)
+            gx = g if ctx.needs_input_grad[0] else None
         if ctx.needs_input_grad[1]:
-            xh = x.clamp(-r, r) if clip else x
+            xh = x.clamp(-r, r) if outside is not None else x
             gw = layer._grad_to_param(xh, gy)
-        return gx, gw, gr, None
+        return gx, gw, gr, None, None
 
 
 class AnalogMVM(nn.Module):
@@ -157,6 +161,7 @@ class AnalogMVM(nn.Module):
         self.register_buffer("adc_range", torch.tensor(float(noise.get("adc_range", 10.0))))
         self._cache_key: tuple | None = None
         self._w_eff: torch.Tensor | None = None
+        self._w_factor = 1.0
         self._col_scale: torch.Tensor | None = None
         self._calib: dict[str, float] | None = None  # set by calibrate()
 
@@ -186,7 +191,17 @@ class AnalogMVM(nn.Module):
             self.t_inference = float(t_inference)
         self._cache_key = None
 
+    def _programmed_dev(self, step: float | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """(w_eff / step, col_scale, step): the one programmed copy, pre-divided by the ADC step
+        so tile outputs come out in ADC LSBs (rescaled in place when the ADC range changes)."""
+        self._programmed()
+        if step is not None and step != self._w_factor:
+            self._w_eff.mul_(self._w_factor / step)
+            self._w_factor = step
+        return self._w_eff, self._col_scale, self._w_factor
+
     def _programmed(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(w_eff [G, K, N] normalised, col_scale [G, N]); w_eff may be scaled, see _programmed_dev."""
         key = (self.weight._version, self.weight.data_ptr(), self.t_inference)
         if self._cache_key == key and self._w_eff is not None:
             return self._w_eff, self._col_scale
@@ -203,11 +218,8 @@ class AnalogMVM(nn.Module):
                 e, s = nz.program_slm(wc[g], self.noise)
             effs.append(e)
             scales.append(s)
-        w_eff = torch.stack(effs).to(self.weight.dtype)
-        pad = self.row_tiles * self.rows - self.in_features
-        if pad:
-            w_eff = F.pad(w_eff, (0, 0, 0, pad))
-        self._w_eff = w_eff.contiguous()
+        self._w_eff = torch.stack(effs).to(self.weight.dtype).contiguous()  # [G, K, N], one copy
+        self._w_factor = 1.0
         self._col_scale = torch.stack(scales).to(self.weight.dtype)
         self._cache_key = key
         return self._w_eff, self._col_scale
@@ -253,7 +265,7 @@ class AnalogMVM(nn.Module):
 
     def _mvm(self, x: torch.Tensor) -> torch.Tensor:
         """x [G, M, K] -> y [G, M, N] (no bias)."""
-        amax = float(x.detach().abs().amax()) if x.numel() else 0.0
+        amax = float(torch.linalg.vector_norm(x.detach(), float("inf"))) if x.numel() else 0.0
         if not math.isfinite(amax):
             raise AnalogcError(f"layer {self.name}: input contains NaN or inf")
         if self._calib is not None:
@@ -264,60 +276,102 @@ class AnalogMVM(nn.Module):
         try:
             if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
                                             or self.input_range.requires_grad):
-                return _AnalogFn.apply(x, self.weight, self.input_range, self)
+                return _AnalogFn.apply(x, self.weight, self.input_range, self, amax)
             with torch.no_grad():
                 return self._run(x, float(self.input_range))
         finally:
             _STATE.in_mvm = False
 
+    #: elements of one chunk of tile outputs [row_tiles, rows of the batch, N] kept in cache
+    CHUNK_ELEMENTS = 1 << 19
+
     @torch.no_grad()
     def _run(self, x: torch.Tensor, r: float) -> torch.Tensor:
-        w_eff, col_scale = self._programmed()
         G, M, K = x.shape
         N, RT, R = self.out_features, self.row_tiles, self.rows
         Lx, La = self.dac_levels, self.adc_levels
-        # 1. DAC
+        calib = self._calib is not None
+        adc = La is not None and not calib
+        step = float(self.adc_range) * (Lx or 1) / La if adc else 1.0
+        w_dev, col_scale, _ = self._programmed_dev(step)  # tile outputs come out in ADC LSBs
+        # 1. DAC: integer codes
         if Lx is not None:
             r = max(r, 1e-12)
-            xq = torch.clamp(x * (Lx / r), -Lx, Lx).round_()
-            unit = r / Lx  # real value of one input code
+            xq = torch.mul(x, Lx / r).clamp_(-Lx, Lx).round_()
+            unit = r / Lx
         else:
             xq, unit, Lx = x, 1.0, 1.0
-        if RT * R != K:
-            xq = F.pad(xq, (0, RT * R - K))
-        xt = xq.view(G, M, RT, R).permute(0, 2, 1, 3).reshape(G * RT, M, R) if RT > 1 else xq
-        wt = w_eff.view(G * RT, R, N)
-        # 2. tiles + noise (all in code units: y_code = Lx * y_normalised)
-        noisy = self.out_noise or self.read_noise or self.family == "freespace" and self.photons_per_mac
-        if noisy:
-            z = self.pool.take(G * RT * M * N, self.gen).view(G * RT, M, N)
-            if self.family == "freespace" and self.photons_per_mac:
-                from hw_models.noise import shot_noise_std
-                s = torch.bmm(xt.abs(), wt.abs()) / Lx
-                std = shot_noise_std(s, float(self.photons_per_mac), self.detector_noise)
-                if self.out_noise:
-                    std = torch.sqrt(std * std + self.out_noise ** 2)
-                y = torch.baddbmm(z * (std * Lx), xt, wt)
-            elif self.read_noise:
-                nrm = xt.pow(2).sum(-1, keepdim=True).sqrt_()  # ||x_code|| per tile row
-                std = torch.sqrt((self.out_noise * Lx) ** 2 + (self.read_noise * nrm) ** 2)
-                y = torch.baddbmm(z * std, xt, wt)
-            else:
-                y = torch.baddbmm(z, xt, wt, beta=self.out_noise * Lx)
-        else:
-            y = torch.bmm(xt, wt)
-        if self._calib is not None:
-            self._observe_tile_outputs(y, Lx)
-        # 3. ADC per tile, 4. digital accumulation
-        if La is not None:
-            step = float(self.adc_range) * Lx / La
-            y.mul_(1.0 / step).clamp_(-La, La).round_()
-            scale = unit * step
-        else:
-            scale = unit
-        if RT > 1:
-            y = y.view(G, RT, M, N).sum(1)
-        return y.mul_(col_scale[:, None, :] * scale)
+        out_scale = col_scale * (unit * step)  # [G, N]
+        rtf = K // R  # full row tiles; a last partial tile of K - rtf*R rows
+        part = K - rtf * R
+        shot = self.family == "freespace" and bool(self.photons_per_mac)
+        beta = self.out_noise * Lx / step  # output noise in LSB units
+        noisy = bool(beta) or bool(self.read_noise) or shot
+        out = torch.empty(G, M, N, dtype=x.dtype)
+        ch = max(1, min(M, self.CHUNK_ELEMENTS // max(1, RT * N)))
+        buf = torch.empty(RT, ch, N, dtype=x.dtype)
+        for g in range(G):
+            wf = w_dev[g, :rtf * R].view(rtf, R, N) if rtf else None
+            wl = w_dev[g, rtf * R:] if part else None
+            s = out_scale[g]
+            for m0 in range(0, M, ch):
+                m1 = min(M, m0 + ch)
+                mc = m1 - m0
+                xc = xq[g, m0:m1]
+                y = buf[:, :mc]
+                z = self.pool.take(RT * mc * N, self.gen).view(RT, mc, N) if noisy else None
+                if z is not None and (self.read_noise or shot):
+                    z = z * self._noise_std(xc, w_dev[g], Lx, step, rtf, part)
+                    b = 1.0
+                else:
+                    b = beta
+                if rtf:
+                    xt = xc[:, :rtf * R].view(mc, rtf, R).transpose(0, 1)
+                    if z is not None:
+                        torch.baddbmm(z[:rtf], xt, wf, beta=b, out=y[:rtf])
+                    else:
+                        torch.bmm(xt, wf, out=y[:rtf])
+                if part:
+                    if z is not None:
+                        torch.addmm(z[rtf], xc[:, rtf * R:], wl, beta=b, out=y[rtf])
+                    else:
+                        torch.mm(xc[:, rtf * R:], wl, out=y[rtf])
+                if calib:
+                    self._observe_tile_outputs(y, Lx)
+                if adc:  # 3. ADC per tile (values already in LSBs): round + clip in one pass
+                    if La < 1 << 24:
+                        y = torch.fake_quantize_per_tensor_affine(y, 1.0, 0, -La, La)
+                    else:
+                        y.clamp_(-La, La).round_()
+                o = out[g, m0:m1]  # 4. digital accumulation of the row tiles, scaled back
+                if RT == 1:
+                    torch.mul(y[0], s, out=o)
+                else:
+                    torch.sum(y, 0, out=o).mul_(s)
+        return out
+
+    def _noise_std(self, xc: torch.Tensor, w: torch.Tensor, Lx: float, step: float, rtf: int, part: int) -> torch.Tensor:
+        """Per-element noise std [RT, m, N or 1] in LSB units for read noise / shot noise."""
+        R, mc = self.rows, xc.shape[0]
+        xs = xc
+        w = w * step  # back to the normalised weight
+        if self.family == "freespace" and self.photons_per_mac:
+            from hw_models.noise import shot_noise_std
+            tiles = []
+            for t in range(rtf + (1 if part else 0)):
+                sl = slice(t * R, min(xs.shape[1], (t + 1) * R))
+                tiles.append(xs[:, sl].abs() @ w[sl].abs() / Lx)
+            s = torch.stack(tiles)
+            std = shot_noise_std(s, float(self.photons_per_mac), self.detector_noise)
+            if self.out_noise:
+                std = torch.sqrt(std * std + self.out_noise ** 2)
+            return std * (Lx / step)
+        nrm = []
+        for t in range(rtf + (1 if part else 0)):
+            sl = slice(t * R, min(xs.shape[1], (t + 1) * R))
+            nrm.append(xs[:, sl].pow(2).sum(-1, keepdim=True).sqrt())
+        nrm = torch.stack(nrm)  # ||x_code|| per tile and row: [RT, m, 1]
+        return torch.sqrt((self.out_noise * Lx) ** 2 + (self.read_noise * nrm) ** 2) / step
 
     # -- calibration hooks ---------------------------------------------------------------
     def _observe_input(self, x: torch.Tensor, amax: float) -> None:
