@@ -54,12 +54,18 @@ class MemoryHierarchy:
     @classmethod
     def from_params(cls, params: dict[str, Any], node_m: float) -> "MemoryHierarchy":
         m = params.get("memory", {})
-        q = lambda k, d: m[k].si if k in m else d  # noqa: E731
-        buf = q("buffer_size", 1e6)
+
+        def q(key: str) -> float:
+            if key not in m:
+                from hw_models.config import HardwareConfigError
+                raise HardwareConfigError(f"{params.get('_file')}: [memory] {key}: expected this "
+                                          f"constant (value, unit, source), got nothing")
+            return m[key].si
+
+        buf = q("buffer_size")
         bank = min(buf, DEFAULT_BANK_BYTES)
         off = m.get("offchip", "dram")
-        per_bit = q("hbm_energy_per_bit" if off == "hbm" else "dram_energy_per_bit",
-                    3.9e-12 if off == "hbm" else 20e-12)
+        per_bit = q("hbm_energy_per_bit" if off == "hbm" else "dram_energy_per_bit")
         return cls(buffer_bytes=buf, sram_j_per_byte=sram_energy_per_byte_j(bank, node_m),
                    offchip=off, offchip_j_per_byte=8 * per_bit,
-                   offchip_bandwidth_bps=q("offchip_bandwidth", 100e9))
+                   offchip_bandwidth_bps=q("offchip_bandwidth"))
