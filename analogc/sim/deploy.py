@@ -168,7 +168,11 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
                       f"{', '.join(uncovered[:20])}{' ...' if len(uncovered) > 20 else ''}", stacklevel=2)
     for path, am in replaced.items():
         _set_module(amodel, path, am)
+    seen: set[str] = set()
     for i, (path, m) in enumerate(matmul_paths):
+        if path in seen:  # one wrapper per attention module covers all its matmuls
+            continue
+        seen.add(path)
         target = _get_module(amodel, path) if path else amodel
         _wrap_matmul(target, AnalogMatmul(hw, noise, _layer_seed(seed, f"matmul:{path}:{i}"), pool, path))
     amodel.analogc_plan = plan  # type: ignore[attr-defined]
