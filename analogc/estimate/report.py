@@ -395,27 +395,46 @@ def write_reports(reports: list[Report], out_dir: str | os.PathLike,
 
 
 def breakdown_png(reports: list[Report]) -> bytes:
-    """PNG bytes of a stacked bar chart: energy per inference by component, one bar per hardware."""
+    """PNG bytes of two panels: total energy per inference per hardware on a log axis, with
+    the digital baselines as reference lines (totals differ by orders of magnitude, so a
+    stacked log bar would hide the small ones), and each hardware's component shares as
+    100 % stacked bars."""
     import io
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(reports), 4.2), dpi=120)
-    x = range(len(reports))
-    bottom = [0.0] * len(reports)
+    n = len(reports)
+    fig, (ax_tot, ax_mix) = plt.subplots(1, 2, figsize=(3.0 + 2.2 * n, 4.4), dpi=120)
+    x = list(range(n))
+    totals = [r.summary["energy_j"] for r in reports]
+    ax_tot.bar(x, totals, color="#4c72b0")
+    for xi, t in zip(x, totals):
+        ax_tot.annotate(fmt_si(t, "J"), (xi, t), ha="center", va="bottom", fontsize=8)
+    for i, b in enumerate(DEFAULT_BASELINES):
+        try:
+            e = reports[0].compare(b)["baseline_energy_j"]
+        except Exception:  # noqa: BLE001 - a plot without a reference line is still a plot
+            continue
+        ax_tot.axhline(e, ls="--", lw=1, color=f"C{i + 1}", label=f"{b} ({fmt_si(e, 'J')})")
+    ax_tot.set_yscale("log")
+    ax_tot.set_xticks(x, [r.hw for r in reports], rotation=30, ha="right")
+    ax_tot.set_ylabel("energy per inference (J)")
+    ax_tot.set_title("total")
+    ax_tot.legend(fontsize=7, loc="best")
+    bottom = [0.0] * n
     for c in COMPONENTS:
-        vals = [r.breakdown.get(c, 0.0) for r in reports]
-        if any(v > 0 for v in vals):
-            ax.bar(x, vals, bottom=bottom, label=c)
-            bottom = [b + v for b, v in zip(bottom, vals)]
-    ax.set_xticks(list(x), [r.hw for r in reports], rotation=30, ha="right")
-    ax.set_ylabel("energy per inference (J)")
-    if all(b > 0 for b in bottom) and max(bottom) / min(bottom) > 100:
-        ax.set_yscale("log")
-    ax.set_title(f"{reports[0].model}: energy breakdown")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        shares = [r.breakdown.get(c, 0.0) / t if t else 0.0 for r, t in zip(reports, totals)]
+        if any(v > 0 for v in shares):
+            ax_mix.bar(x, [100 * v for v in shares], bottom=bottom, label=c)
+            bottom = [b + 100 * v for b, v in zip(bottom, shares)]
+    ax_mix.set_xticks(x, [r.hw for r in reports], rotation=30, ha="right")
+    ax_mix.set_ylabel("share of energy (%)")
+    ax_mix.set_ylim(0, 100)
+    ax_mix.set_title("where the energy goes")
+    ax_mix.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(f"{reports[0].model}: energy per inference")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
