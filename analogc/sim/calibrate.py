@@ -64,8 +64,8 @@ def calibrate(analog_model: nn.Module, batches: Iterable[Any] | Any, *, input_pe
         for i, b in enumerate(bl):
             try:
                 run_batch(analog_model, b)
-            except AnalogcError:
-                raise
+            except AnalogcError as e:
+                raise AnalogcError(f"calibration batch {i}: {e}") from None
             except (RuntimeError, TypeError, ValueError, IndexError) as e:
                 raise AnalogcError(f"calibration batch {i}: the model rejected it "
                                    f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
