@@ -16,32 +16,16 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
+
+from analogc.fileio import safe_name, write_atomic
 
 DEFAULT_MODEL = "gpt2"
 
 
 # -- output helpers ----------------------------------------------------------------------
-def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never a half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def _console(file: Any = None) -> Any:
     from rich.console import Console
 
@@ -222,10 +206,10 @@ def _json_doc(graph: Any, plans: list[Any], reports: list[Any]) -> dict[str, Any
 def _write_outputs(out: Path, graph: Any, plans: list[Any], reports: list[Any]) -> list[Path]:
     written = []
     for i, p in enumerate(plans):
-        stem = _safe(f"{graph.name}_{p.hw.name}")
+        stem = safe_name(f"{graph.name}_{p.hw.name}")
         written.append(write_atomic(out / f"{stem}_ops.csv", p.to_dataframe().to_csv(index=False)))
         written.append(write_atomic(out / f"{stem}_layers.csv", plan_table(p).to_csv(index=False)))
-    written.append(write_atomic(out / f"{_safe(graph.name)}_report.json",
+    written.append(write_atomic(out / f"{safe_name(graph.name)}_report.json",
                                 json.dumps(_json_doc(graph, plans, reports), indent=2, default=str)))
     if reports:
         from analogc import estimate as est
@@ -234,10 +218,6 @@ def _write_outputs(out: Path, graph: Any, plans: list[Any], reports: list[Any]) 
         if writer is not None:
             written += [Path(w) for w in (writer(reports, out) or [])]
     return written
-
-
-def _safe(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_") or "model"
 
 
 def _print_graph(graph: Any, con: Any) -> None:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
+from analogc.fileio import safe_name, write_atomic
 from analogc.estimate.rollup import COMPONENTS, CostRollup, Phase
 
 DEFAULT_BASELINES = ("a100", "h100", "digital-int8")
@@ -347,22 +347,6 @@ def render(reports: list[Report], console: Any = None,
             console.print(f"[yellow]note ({r.hw}):[/yellow] {n}")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-
-
 def write_reports(reports: list[Report], out_dir: str | os.PathLike,
                   baselines: Iterable[str] = DEFAULT_BASELINES) -> list[Path]:
     """Write, per report, ``<model>_<hw>.csv`` (per-op table) and ``<model>_<hw>.json``
@@ -374,22 +358,22 @@ def write_reports(reports: list[Report], out_dir: str | os.PathLike,
     baselines = list(baselines)
     paths: list[Path] = []
     for r in reports:
-        stem = _safe(f"{r.model}_{r.hw}")
+        stem = safe_name(f"{r.model}_{r.hw}")
         p = out / f"{stem}.csv"
-        _atomic_write(p, r.to_csv().encode())
+        write_atomic(p, r.to_csv().encode())
         paths.append(p)
         p = out / f"{stem}.json"
-        _atomic_write(p, r.to_json(baselines).encode())
+        write_atomic(p, r.to_json(baselines).encode())
         paths.append(p)
     summary = pd.DataFrame([{**r.summary, **{f"{c}_j": r.breakdown.get(c, 0.0) for c in COMPONENTS},
                              **{f"energy_ratio_vs_{b}": r.compare(b)["energy_ratio"] for b in baselines}}
                             for r in reports])
     p = out / "summary.csv"
-    _atomic_write(p, summary.to_csv(index=False).encode())
+    write_atomic(p, summary.to_csv(index=False).encode())
     paths.append(p)
     if reports:
         p = out / "energy_breakdown.png"
-        _atomic_write(p, breakdown_png(reports))
+        write_atomic(p, breakdown_png(reports))
         paths.append(p)
     return paths
 
