@@ -220,7 +220,8 @@ def noise_params(hw: Any) -> dict[str, Any]:
                 continue
             if k not in base:
                 raise _fail(f"{hw.name} (override)", k, f"one of {sorted(set(base) - {'_sources'})}", "unknown key")
-            base[k] = _check(f"{hw.name} (override)", k, v["value"] if isinstance(v, dict) else v, base[k])
+            v = v["value"] if isinstance(v, dict) and "value" in v else v
+            base[k] = _check(f"{hw.name} (override)", k, v, base[k])
         base["_sources"].update(table["_sources"])
         return base
     lenient = {k: (v if k in _STRUCT_KEYS | _BOOL_KEYS or isinstance(v, dict) else
