@@ -209,3 +209,21 @@ def test_analytic_macs_helper_consistency():
     for o in g.ops(OpKind.MVM, OpKind.MATMUL):
         assert o.macs == o.groups * o.vectors * o.in_features * o.out_features
     assert g.summary()["params"] == sum(math.prod(o.weight_shape) for o in g.ops(OpKind.MVM))
+
+
+def test_user_llama_and_vit_with_default_inputs():
+    """A user's own Hugging Face models (real weights, SDPA attention by default)."""
+    cfg = tf.LlamaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, vocab_size=120,
+                         max_position_embeddings=64)
+    g = analogc.trace(tf.LlamaForCausalLM(cfg), seq_len=12)
+    s = g.summary()
+    d, d_kv, dff, T = 64, 2 * 16, 96, 12
+    assert s["mvm_count"] == 7 * 2 + 1
+    assert s["macs_mvm"] == T * (2 * (2 * d * d + 2 * d * d_kv + 3 * d * dff) + d * 120)
+    assert s["macs_matmul"] == 2 * T * 2 * T * d
+    vcfg = tf.ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, image_size=32, patch_size=8)
+    gv = analogc.trace(tf.ViTModel(vcfg))
+    patch = next(o for o in gv.ops(OpKind.MVM) if o.conv)
+    assert (patch.in_features, patch.out_features, patch.vectors) == (3 * 8 * 8, 32, 16)
