@@ -144,3 +144,16 @@ def test_render_and_write_reports(tmp_path):
     assert d["summary"]["energy_j"] > 0 and "h100" in d["compare"]
     assert not list(tmp_path.glob("*.tmp"))
     assert "TOPS/W" in reps[0].to_text()
+
+
+def test_dominant_component_is_noted():
+    import analogc
+
+    g = analogc.trace("mlp")
+    rep = analogc.estimate(analogc.compile(g, hw="mzi"))
+    comp, e = max(rep.breakdown.items(), key=lambda kv: kv[1])
+    share = e / rep.summary["energy_j"]
+    noted = [n for n in rep.notes if "of the energy" in n]
+    assert bool(noted) == (share >= 0.6)
+    if noted:
+        assert noted[0].startswith(f"{comp} is {share:.0%}")

@@ -193,9 +193,32 @@ def estimate(plan: Any, *, costs: Any = None) -> Report:
                  kv_cache_bytes=kv_cache_bytes(meta))
         phases = {"prefill": _phase_dict(main), "decode_step": _phase_dict(dec)}
     table = _table(main)
+    notes = list(getattr(plan, "notes", [])) + _dominance_notes(plan, main)
     return Report(model=plan.graph.name, hw=plan.hw.name, family=plan.hw.family, summary=s,
                   breakdown=dict(main.energy), table=table, phases=phases,
-                  notes=list(getattr(plan, "notes", [])), plan=plan)
+                  notes=notes, plan=plan)
+
+
+def _dominance_notes(plan: Any, ph: Phase) -> list[str]:
+    """Say which component dominates when one takes most of the energy, so that a reader
+    knows which assumption the total hangs on."""
+    total = ph.energy_j
+    if total <= 0:
+        return []
+    comp, e = max(ph.energy.items(), key=lambda kv: kv[1])
+    share = e / total
+    if share < 0.6:
+        return []
+    why = {
+        "static": f"static power of {plan.tiles} tiles held for {fmt_si(1 / ph.throughput_per_s, 's')} "
+                  f"per inference" if ph.throughput_per_s else "static power",
+        "adc": "output conversions (fewer ADC bits, ADC sharing or larger tiles cut it)",
+        "laser": "laser power sized to the detectors' SNR through the optical loss",
+        "programming": "rewriting tile weights or dynamic operands",
+        "memory": "moving weights and activations",
+        "digital": "the ops that stay digital",
+    }.get(comp, comp)
+    return [f"{comp} is {share:.0%} of the energy: {why}"]
 
 
 def _phase_dict(ph: Phase) -> dict[str, Any]:
