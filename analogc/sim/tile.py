@@ -232,9 +232,8 @@ class AnalogMVM(nn.Module):
             raise AnalogcError(f"layer {self.name}: expected inputs with last dimension {self.in_features}, "
                                f"got shape {tuple(x.shape)}")
         lead = x.shape[:-1]
-        y = self._mvm(x.reshape(1, -1, self.in_features))[0]
-        y = y.reshape(*lead, self.out_features)
-        return y if self.bias is None else y + self.bias
+        y = self._mvm(x.reshape(1, -1, self.in_features), self.bias)[0]
+        return y.reshape(*lead, self.out_features)
 
     def _forward_conv(self, x: torch.Tensor) -> torch.Tensor:
         d = self.conv_dim
@@ -263,9 +262,13 @@ class AnalogMVM(nn.Module):
             y = y + self.bias.view(1, -1, *([1] * d))
         return y
 
-    def _mvm(self, x: torch.Tensor) -> torch.Tensor:
-        """x [G, M, K] -> y [G, M, N] (no bias)."""
-        amax = float(torch.linalg.vector_norm(x.detach(), float("inf"))) if x.numel() else 0.0
+    def _mvm(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """x [G, M, K] -> y [G, M, N] (+ bias [N] when given, G = 1)."""
+        if x.numel():  # one pass (aminmax is ~15x faster than an inf-norm on CPU); NaN/inf propagate
+            mn, mx = torch.aminmax(x.detach())
+            amax = max(-float(mn), float(mx))
+        else:
+            amax = 0.0
         if not math.isfinite(amax):
             raise AnalogcError(f"layer {self.name}: input contains NaN or inf")
         if self._calib is not None:
@@ -276,17 +279,18 @@ class AnalogMVM(nn.Module):
         try:
             if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
                                             or self.input_range.requires_grad):
-                return _AnalogFn.apply(x, self.weight, self.input_range, self, amax)
-            with torch.no_grad():
-                return self._run(x, float(self.input_range))
+                y = _AnalogFn.apply(x, self.weight, self.input_range, self, amax)
+                return y if bias is None else y + bias
+            with torch.no_grad():  # the bias is added while the output chunk is in cache
+                return self._run(x, float(self.input_range), bias)
         finally:
             _STATE.in_mvm = False
 
     #: elements of one chunk of tile outputs [row_tiles, rows of the batch, N] kept in cache
-    CHUNK_ELEMENTS = 1 << 19
+    CHUNK_ELEMENTS = 1 << 24
 
     @torch.no_grad()
-    def _run(self, x: torch.Tensor, r: float) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, r: float, bias: torch.Tensor | None = None) -> torch.Tensor:
         G, M, K = x.shape
         N, RT, R = self.out_features, self.row_tiles, self.rows
         Lx, La = self.dac_levels, self.adc_levels
@@ -311,8 +315,6 @@ class AnalogMVM(nn.Module):
         ch = max(1, min(M, self.CHUNK_ELEMENTS // max(1, RT * N)))
         buf = torch.empty(RT, ch, N, dtype=x.dtype)
         for g in range(G):
-            wf = w_dev[g, :rtf * R].view(rtf, R, N) if rtf else None
-            wl = w_dev[g, rtf * R:] if part else None
             s = out_scale[g]
             for m0 in range(0, M, ch):
                 m1 = min(M, m0 + ch)
@@ -325,29 +327,25 @@ class AnalogMVM(nn.Module):
                     b = 1.0
                 else:
                     b = beta
-                if rtf:
-                    xt = xc[:, :rtf * R].view(mc, rtf, R).transpose(0, 1)
+                for t in range(RT):  # 2. one GEMM per row tile on strided views: no copies
+                    xs, wt = xc[:, t * R:(t + 1) * R], w_dev[g, t * R:(t + 1) * R]
                     if z is not None:
-                        torch.baddbmm(z[:rtf], xt, wf, beta=b, out=y[:rtf])
+                        torch.addmm(z[t], xs, wt, beta=b, out=y[t])
                     else:
-                        torch.bmm(xt, wf, out=y[:rtf])
-                if part:
-                    if z is not None:
-                        torch.addmm(z[rtf], xc[:, rtf * R:], wl, beta=b, out=y[rtf])
-                    else:
-                        torch.mm(xc[:, rtf * R:], wl, out=y[rtf])
+                        torch.mm(xs, wt, out=y[t])
                 if calib:
                     self._observe_tile_outputs(y, Lx)
-                if adc:  # 3. ADC per tile (values already in LSBs): round + clip in one pass
-                    if La < 1 << 24:
-                        y = torch.fake_quantize_per_tensor_affine(y, 1.0, 0, -La, La)
-                    else:
-                        y.clamp_(-La, La).round_()
+                if adc:  # 3. ADC per tile (values already in LSBs): clip and round in place
+                    # (two passes over a cache-resident chunk; fake_quantize_per_tensor_affine
+                    # computes the same but measured ~30x slower on CPU)
+                    y.clamp_(-La, La).round_()
                 o = out[g, m0:m1]  # 4. digital accumulation of the row tiles, scaled back
                 if RT == 1:
                     torch.mul(y[0], s, out=o)
                 else:
                     torch.sum(y, 0, out=o).mul_(s)
+                if bias is not None:
+                    o.add_(bias)
         return out
 
     def _noise_std(self, xc: torch.Tensor, w: torch.Tensor, Lx: float, step: float, rtf: int, part: int) -> torch.Tensor:
