@@ -85,11 +85,14 @@ def main() -> None:
     inf = {"torch": model.eval()}
     am = deploy(model, plan, seed=0, calibration=[x[:256]]).eval()
     inf["analogc"] = am
+    # fresh randn per MVM (what monte_carlo/evaluate use) instead of the pooled draws
+    inf["analogc-exact"] = deploy(model, plan, seed=0, calibration=[x[:256]], exact_noise=True).eval()
     lm, lname = lightning_model(mlp(), x, learn=False)
     if lm is not None:
         inf["lightning"] = lm.eval()
 
-    tr_models = {"torch": mlp()}
+    tr_models = {"torch": mlp(), "analogc-exact": deploy(mlp(), plan, seed=0, calibration=[x[:256]],
+                                                         input_range_mode="learned", exact_noise=True)}
     tr_models["analogc"] = deploy(mlp(), plan, seed=0, calibration=[x[:256]], input_range_mode="learned")
     lt, _ = lightning_model(mlp(), x, learn=True)
     if lt is not None:

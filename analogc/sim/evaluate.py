@@ -64,6 +64,8 @@ def monte_carlo(model: nn.Module, hw_or_plan: Any, batches: Sequence[Any], *,
     batches = list(batches)
     if not batches:
         raise AnalogcError("evaluate: expected at least one batch of data, got none")
+    # statistics over chip instances want fresh noise on every MVM, not the pooled draws
+    options.setdefault("exact_noise", True)
     seeds = list(seeds)
     times = list(drift_times) if drift_times is not None else [float(options.pop("t_inference", 0.0))]
     metric = metric or (lambda m: output_fidelity(m, model, batches))
