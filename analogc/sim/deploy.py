@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import warnings
 import zlib
 from typing import Any
@@ -87,6 +88,64 @@ def _resolve_plan(model: nn.Module, hw_or_plan: Any, example_inputs: Any, calibr
     return analogc.compile(graph, hw=hw_or_plan)
 
 
+def _onnx_model_and_plan(path: str, hw_or_plan: Any, dims: Any) -> tuple[nn.Module, Any]:
+    """An ONNX file: convert it with onnx2torch and take the plan from the ONNX IR itself
+    (converted modules often cannot be re-exported: onnx2torch's Reshape reads shape values),
+    with each mvm op pointed at the submodule onnx2torch made of its node."""
+    import dataclasses
+
+    import analogc
+    from analogc.frontends.onnx import onnx_mvm_modules, onnx_to_torch
+    from analogc.mapping.plan import Plan
+
+    model = onnx_to_torch(path)
+    plan = hw_or_plan if isinstance(hw_or_plan, Plan) else analogc.compile(
+        analogc.load_onnx(path, dims=dims), hw=hw_or_plan)
+    if plan.graph.source != "onnx":
+        return model, plan
+    names = onnx_mvm_modules(path, dims)
+    _weights_into_linears(model, set(names.values()))
+    graph = plan.graph.copy()
+    for op in graph.ops():
+        if op.name in names:
+            op.module_path = names[op.name]
+    mappings = {k: dataclasses.replace(m, module_path=names.get(k, m.module_path))
+                for k, m in plan.mappings.items()}
+    return model, dataclasses.replace(plan, graph=graph, mappings=mappings, notes=list(plan.notes))
+
+
+def _weights_into_linears(model: nn.Module, targets: set[str]) -> None:
+    """onnx2torch turns ``MatMul(x, W)`` with a constant ``W`` [K, N] into a module that reads
+    ``W`` from a graph constant; make each of those an ``nn.Linear`` holding ``W`` (moved, not
+    copied), so that deploy can put it on tiles like any other linear layer."""
+    import torch.fx as fx
+
+    if not isinstance(model, fx.GraphModule):
+        return
+    changed = False
+    for node in list(model.graph.nodes):
+        if node.op != "call_module" or node.target not in targets:
+            continue
+        if _kind_of(model.get_submodule(node.target)) is not None or len(node.args) != 2:
+            continue
+        x, w_node = node.args
+        if not (isinstance(w_node, fx.Node) and w_node.op == "get_attr"):
+            continue
+        owner, _, attr = w_node.target.rpartition(".")
+        w = getattr(model.get_submodule(owner) if owner else model, attr)
+        if not isinstance(w, torch.Tensor) or w.dim() != 2:
+            continue
+        lin = nn.Linear(w.shape[0], w.shape[1], bias=False, dtype=w.dtype)
+        lin.weight = nn.Parameter(w.detach().t().contiguous(), requires_grad=False)
+        model.add_submodule(node.target, lin)
+        node.args = (x,)
+        changed = True
+    if changed:
+        model.graph.eliminate_dead_code()
+        model.delete_all_unused_submodules()
+        model.recompile()
+
+
 def _first_batch(batches: Any) -> Any:
     if isinstance(batches, (torch.Tensor, dict, tuple)):
         return batches
@@ -116,12 +175,12 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
         amodel = analogc.deploy(mlp, plan, seed=0, calibration=[x])
         y = amodel(x)
     """
-    if isinstance(model, str):
-        from analogc.frontends.onnx import onnx_to_torch
-        model = onnx_to_torch(model)
-    if not isinstance(model, nn.Module):
+    if isinstance(model, (str, os.PathLike)):
+        model, plan = _onnx_model_and_plan(str(model), hw_or_plan, options.pop("dims", None))
+    elif not isinstance(model, nn.Module):
         raise AnalogcError(f"deploy: expected a torch.nn.Module or an .onnx path, got {type(model).__name__}")
-    plan = _resolve_plan(model, hw_or_plan, example_inputs, calibration)
+    else:
+        plan = _resolve_plan(model, hw_or_plan, example_inputs, calibration)
     hw = plan.hw
     from hw_models.noise import noise_params
     noise = noise_params(hw)
@@ -136,6 +195,9 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
     covered: set[str] = set()
     replaced: dict[str, AnalogMVM] = {}
     matmul_paths: list[tuple[str, Any]] = []
+    # draws are keyed by the op's position among the plan's mvm ops, not by module name, so a
+    # model and its ONNX export (other module names, same ops) get the same chip for one seed
+    n_mvm = 0
     for op in plan.graph.ops():
         m = plan.mappings.get(op.name)
         if m is None:
@@ -159,9 +221,11 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
             raise AnalogcError(f"plan op {op.name}: module {path!r} has weight K x N = {k} x {n} (groups {g}), "
                                f"the plan expects {op.in_features} x {op.out_features} (groups {op.groups})")
         covered.add(path)
+        key, n_mvm = f"mvm{n_mvm}", n_mvm + 1
         if m.placement != "analog" or path in replaced:
             continue
-        replaced[path] = AnalogMVM(mod, mk, m, hw, noise, _layer_seed(seed, path), pool, path, opts)
+        replaced[path] = AnalogMVM(mod, mk, m, hw, noise, _layer_seed(seed, key), pool, path, opts)
+        replaced[path].seed_key = key
     uncovered = [p for p, mod in modules.items() if _kind_of(mod) and p not in covered]
     if uncovered:
         warnings.warn(f"deploy: {len(uncovered)} weight layer(s) not in the plan run digitally: "
@@ -169,12 +233,15 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
     for path, am in replaced.items():
         _set_module(amodel, path, am)
     seen: set[str] = set()
-    for i, (path, m) in enumerate(matmul_paths):
+    for path, m in matmul_paths:
         if path in seen:  # one wrapper per attention module covers all its matmuls
             continue
+        key = f"matmul{len(seen)}"
         seen.add(path)
         target = _get_module(amodel, path) if path else amodel
-        _wrap_matmul(target, AnalogMatmul(hw, noise, _layer_seed(seed, f"matmul:{path}:{i}"), pool, path))
+        wrapper = AnalogMatmul(hw, noise, _layer_seed(seed, key), pool, path)
+        wrapper.seed_key = key
+        _wrap_matmul(target, wrapper)
     amodel.analogc_plan = plan  # type: ignore[attr-defined]
     amodel.analogc_seed = seed  # type: ignore[attr-defined]
     amodel.analogc_uncovered = uncovered  # type: ignore[attr-defined]
@@ -207,13 +274,13 @@ def set_drift_time(model: nn.Module, t_inference: float) -> None:
 def reseed(model: nn.Module, seed: int) -> None:
     """New programming/noise draws for every analog layer (a new chip instance), deterministic."""
     for m in analog_layers(model):
-        m.seed = _layer_seed(seed, m.name)
+        m.seed = _layer_seed(seed, m.seed_key)
         m.gen.manual_seed(m.seed + 1)
         m.reprogram()
     for mm in model.modules():
         am = getattr(mm, "_analogc_matmul", None)
         if am is not None:
-            am.gen.manual_seed(_layer_seed(seed, am.name))
+            am.gen.manual_seed(_layer_seed(seed, am.seed_key))
     pool = next((m.pool for m in analog_layers(model)), None)
     if pool is not None:
         pool.gen.manual_seed(seed)
