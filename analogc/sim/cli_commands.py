@@ -10,37 +10,54 @@ from analogc.errors import AnalogcError
 
 
 def _load_model_and_data(args: argparse.Namespace) -> tuple[Any, list[Any], list[torch.Tensor] | None]:
-    """MODEL: ``module:factory`` (a callable returning an nn.Module) or an .onnx path; DATA: a
-    ``torch.save``d tensor, tuple, dict, or dict with "inputs" (list of batches) and "labels"."""
-    import importlib
+    """MODEL: ``module:factory`` (returning an nn.Module, or ``(module, example_inputs)``), an
+    .onnx path, or the zoo's ``mlp``/``cnn`` (random weights); DATA: a ``torch.save``d
+    tensor, tuple or dict of keyword tensors, or ``{"inputs": [batches], "labels": [tensors]}``.
+    Without --data the factory's example inputs (or the zoo model's) are the data."""
+    import analogc
+    from analogc.frontends import zoo
 
+    example = None
     if args.model.endswith(".onnx"):
         from analogc.frontends.onnx import onnx_to_torch
         model = onnx_to_torch(args.model)
     elif ":" in args.model:
-        mod, fn = args.model.split(":", 1)
-        try:
-            model = getattr(importlib.import_module(mod), fn)()
-        except (ImportError, AttributeError) as e:
-            raise AnalogcError(f"MODEL {args.model}: cannot load ({e})") from None
+        model = analogc.load_factory(args.model)
+        if isinstance(model, tuple):
+            model, example = model
+    elif args.model in ("mlp", "cnn"):
+        torch.manual_seed(0)
+        model = zoo.build(args.model, device="cpu")
+        shape = zoo.example_inputs(args.model, batch=64, device="cpu")[0].shape
+        example = (torch.randn(shape, generator=torch.Generator().manual_seed(1)),)
     else:
-        raise AnalogcError(f"MODEL {args.model!r}: expected module:factory or a .onnx file")
-    if not args.data:
-        raise AnalogcError("--data: expected a file saved with torch.save (a batch, or {'inputs': [...], 'labels': [...]})")
-    try:
-        data = torch.load(args.data, weights_only=False)
-    except (OSError, RuntimeError) as e:
-        raise AnalogcError(f"--data {args.data}: cannot read ({str(e).splitlines()[0]})") from None
+        raise AnalogcError(f"MODEL {args.model!r}: expected module:factory, a .onnx file, or mlp/cnn "
+                           f"(zoo transformers have no weights to run)")
     labels = None
-    if isinstance(data, dict) and "inputs" in data:
-        batches, labels = list(data["inputs"]), data.get("labels")
+    if args.data:
+        try:
+            data = torch.load(args.data, weights_only=False)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input
+            msg = (str(e).splitlines() or [type(e).__name__])[0]
+            raise AnalogcError(f"--data {args.data}: cannot read ({type(e).__name__}: {msg})") from None
+        if isinstance(data, dict) and "inputs" in data:
+            batches, labels = list(data["inputs"]), data.get("labels")
+            if labels is not None and len(labels) != len(batches):
+                raise AnalogcError(f"--data {args.data}: {len(batches)} input batches but {len(labels)} label tensors")
+        else:
+            batches = [data]
+    elif example is not None:
+        batches = [example]
     else:
-        batches = [data]
+        raise AnalogcError("--data: expected a file saved with torch.save (a batch, or "
+                           "{'inputs': [...], 'labels': [...]}); the model brings no example inputs")
+    if not batches:
+        raise AnalogcError(f"--data {args.data}: no input batches")
     return model.eval(), batches, labels
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="module:factory or a .onnx file")
+    p.add_argument("model", help="module:factory, a .onnx file, or mlp/cnn (random weights)")
     p.add_argument("--hw", default="pcm-hermes", help="hardware preset name or .toml file")
     p.add_argument("--data", required=False, help="torch.save'd batch or {'inputs': [...], 'labels': [...]}")
     p.add_argument("--seeds", type=int, default=5, help="Monte Carlo chip instances")
@@ -99,6 +116,12 @@ def run_tradeoff(args: argparse.Namespace) -> int:
         ax.set_ylabel(rows[0]["metric"])
         ax.set_title(f"{args.hw}: vary {name}")
         fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
+        import io
+
+        from analogc.fileio import write_atomic
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=120)
+        plt.close(fig)
+        write_atomic(args.plot, buf.getvalue())
         print(f"plot: {args.plot}")
     return 0
