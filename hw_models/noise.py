@@ -42,11 +42,16 @@ import torch
 # defaults, each with its source
 # ---------------------------------------------------------------------------------------
 _NANDAKUMAR = "Nandakumar et al. ICECS 2019 (PCM statistical model), as coded in aihwkit PCMLikeNoiseModel"
-_RASCH = ("Rasch et al. Nat. Commun. 14:5282 (2023), HWA-training inference setting "
-          "(forward.out_noise=0.04, w_noise=0.0175, out_bound=10)")
-_WAN = ("Wan et al. Nature 608:504 (2022) (NeuRRAM), polynomial fits of the conductance deviation "
-        "vs. target at 1 s / 1 day / 2 days as in aihwkit ReRamWan2022NoiseModel")
-_SHEN = "Shen et al. Nat. Photonics 11:441 (2017), estimated phase-encoding noise of the ONN chip"
+_RASCH = ("Rasch et al. Nat. Commun. 14:5282 (2023), standard AIMC inference setting as coded in aihwkit "
+          "StandardHWATrainingPreset (aihwkit/simulator/presets/inference.py: forward.out_noise=0.04, "
+          "w_noise=0.0175 of type PCM_READ, out_bound=10)")
+_WAN = ("Wan et al. Nature 608:504 (2022) (NeuRRAM): 4th-order polynomial fits (in uS, at g_max 40 uS) of the "
+        "conductance deviation vs. target at 1 s / 1 day / 2 days that aihwkit estimated from the paper's "
+        "figures (aihwkit/inference/noise/reram.py, ReRamWan2022NoiseModel, coeff_dic); a tool's fit, "
+        "not coefficients printed in the paper")
+_SHEN_NONE = ("no published figure found: Shen et al. Nat. Photonics 11:441 (2017) (arXiv:1610.02365) give no "
+              "measured value; their vowel-task noise sweep (Fig. 3a of the arXiv text) only maps accuracy over "
+              "sigma_phi and sigma_D in 0..0.2")
 
 DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "pcm": {
@@ -69,35 +74,48 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
                                     "86400": [0.701, 22.086, -50.773, 47.095, -16.458],
                                     "172800": [0.782, 20.274, -43.507, 37.062, -11.934]}, _WAN),
         "prog_coeffs_g_ref_us": (40.0, _WAN + " (g_max the fits refer to)"),
-        "read_noise": (0.01, "aihwkit ReRamWan2022NoiseModel note: short-term read noise about 1% (w_noise 0.01)"),
+        "read_noise": (0.01, "aihwkit ReRamWan2022NoiseModel docstring (aihwkit/inference/noise/reram.py): no "
+                              "separate 1/f data in Wan et al. 2022; short-term read noise 'about 1%', "
+                              "forward.w_noise ~0.01 (a tool's documented setting)"),
         "out_noise": (0.04, _RASCH),
         "adc_range": (10.0, _RASCH),
         "drift_compensation": (False, "Wan et al. 2022 report relaxation, not power-law drift"),
     },
     "sram": {
-        "out_noise": (0.0, "SRAM cells store weight bits exactly; charge-domain accumulation noise is not "
-                           "characterised per MVM here, so only DAC/ADC quantization applies (modelling choice)"),
+        "out_noise": (0.0, "no measured per-MVM figure found for Valavi et al. JSSC 54(6):1789 (2019); value 0 "
+                           "chosen because charge-domain accumulation noise is far below one ADC LSB (e.g. "
+                           "0.14 mV = 4.5% of an LSB output std in post-layout Monte Carlo, Chen et al. "
+                           "MC2-RAM, ISLPED 2021, abstract; simulation, 65 nm), so only DAC/ADC quantization "
+                           "applies; used only for the sram noise model"),
         "read_noise": (0.0, "digital bit storage: no conductance read noise"),
         "adc_range": (10.0, _RASCH),
         "drift_compensation": (False, "digital storage does not drift"),
     },
     "mzi": {
-        "phase_bits": (8, "8-bit phase-shifter drive DACs, as assumed for the DAC of published_figures "
-                          "dac_8b_16nm (SimPhony / Lightening-Transformer device library)"),
-        "phase_error_rad": (5e-3, _SHEN),
+        "phase_bits": (8, "design choice: the 8-bit drive DAC the cost model prices for the mesh (published_figures "
+                          "dac_8b_16nm, SimPhony / Lightening-Transformer device library); Shen et al. 2017 "
+                          "drove their shifters with 16-bit voltage resolution (arXiv:1610.02365, Experiment)"),
+        "phase_error_rad": (5e-3, _SHEN_NONE + "; 5e-3 rad chosen as a residual calibration error below "
+                                  "the 8-bit phase quantization rms (2pi/256/sqrt(12) = 7.1e-3 rad); used only "
+                                  "for the mzi noise model"),
         "crosstalk": (0.0, "thermal crosstalk is compensated by calibration (Milanizadeh et al. J. Lightwave "
                            "Technol. 37:1325, 2019); raise it to study uncompensated meshes"),
         "splitter_error_rad": (0.0, "ideal 50:50 couplers unless a preset gives a fabricated imbalance"),
         "loss_std_db": (0.0, "uniform per-MZI loss unless a preset gives its spread"),
-        "out_noise": (1e-3, "Shen et al. Nat. Photonics 11:441 (2017), photodetection noise ~0.1% of full scale"),
+        "out_noise": (1e-3, _SHEN_NONE + "; 1e-3 of full scale chosen (below one 8-bit ADC LSB, 3.9e-3) for "
+                            "detector/TIA noise; used only for the mzi noise model"),
         "read_noise": (0.0, "no per-MVM weight noise in a static mesh"),
         "adc_range": (10.0, _RASCH),
         "drift_compensation": (False, "no drift model for phase shifters"),
     },
     "freespace": {
-        "slm_bits": (8, "Holoeye PLUTO-2 phase SLM datasheet: 8-bit addressing"),
-        "detector_noise_photons": (1.6, "Hamamatsu ORCA-Flash4.0 V3 sCMOS datasheet: 1.6 e- rms read noise "
-                                        "(standard scan), taken as photon-equivalent at unit QE"),
+        "slm_bits": (8, "Holoeye LCoS SLMs (PLUTO-2, GAEA-2) are addressed with 8-bit gray levels 0..255 "
+                        "(Holoeye product documentation)"),
+        "detector_noise_photons": (1.6, "Hamamatsu ORCA-Flash4.0 V3 (C13440-20CU) sCMOS specification: 1.6 e- rms "
+                                        "readout noise, standard scan; in photoelectrons, the unit of the "
+                                        "detected-photon count the shot-noise model uses (deploy multiplies "
+                                        "photons_per_mac by detector_quantum_efficiency); a camera read-out, "
+                                        "a GHz detector array is noisier"),
         "out_noise": (0.0, "detector noise is modelled by detector_noise_photons"),
         "read_noise": (0.0, "no per-MVM weight noise on an SLM"),
         "adc_range": (10.0, _RASCH),
