@@ -49,7 +49,9 @@ def trace(model: Any, example_inputs: Any = None, *, seq_len: int | None = None,
             return zoo.trace(model, seq_len=seq_len, batch=batch)
     if example_inputs is None:
         example_inputs = _default_inputs(model, seq_len, batch)
-    return torch_frontend.trace_module(model, example_inputs, name=name)
+    g = torch_frontend.trace_module(model, example_inputs, name=name)
+    g.meta.update(zoo.hf_meta(model, example_inputs))
+    return g
 
 
 def _default_inputs(model: Any, seq_len: int | None, batch: int) -> Any:

@@ -227,3 +227,19 @@ def test_user_llama_and_vit_with_default_inputs():
     gv = analogc.trace(tf.ViTModel(vcfg))
     patch = next(o for o in gv.ops(OpKind.MVM) if o.conv)
     assert (patch.in_features, patch.out_features, patch.vectors) == (3 * 8 * 8, 32, 16)
+
+
+def test_user_decoder_gets_shape_meta_for_decode_estimates():
+    m = _tiny_gpt2()
+    g = analogc.trace(m, {"input_ids": torch.zeros(2, 12, dtype=torch.long)})
+    assert g.meta["decoder"] is True
+    assert (g.meta["batch"], g.meta["seq_len"], g.meta["n_layers"], g.meta["d_model"]) == (2, 12, 2, 64)
+    rep = analogc.estimate(analogc.compile(g))
+    assert rep.summary["decode_energy_per_token_j"] > 0
+    bert = tf.BertModel(tf.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                      intermediate_size=64, vocab_size=50))
+    assert analogc.trace(bert, seq_len=8).meta["decoder"] is False
+    # zoo and user paths agree on the same config
+    z = analogc.trace("gpt2", seq_len=12, batch=2).meta
+    u = analogc.trace(zoo.build("gpt2", layers=12), zoo.example_inputs("gpt2", 12, 2)).meta
+    assert {k: z[k] for k in u} == u

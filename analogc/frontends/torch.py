@@ -356,6 +356,4 @@ def trace_module(model: torch.nn.Module, example_inputs: Any, name: str | None =
     if not isinstance(model, torch.nn.Module):
         raise AnalogcError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     ep = export(model, example_inputs)
-    g = _Classifier(ep, name or type(model).__name__).run()
-    g.meta["exported_params"] = sum(1 for _ in ep.graph_signature.inputs_to_parameters)
-    return g
+    return _Classifier(ep, name or type(model).__name__).run()

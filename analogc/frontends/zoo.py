@@ -204,20 +204,39 @@ def trace(name: str, seq_len: int | None = None, batch: int = 1) -> Graph:
 
 def _shape_meta(e: ZooEntry, inputs: Any, decoder: bool, n_layers: int) -> dict[str, Any]:
     """Model dimensions the estimator needs (prefill/decode, K/V cache size)."""
-    c = e.config
-    x = inputs["input_ids"] if isinstance(inputs, dict) and "input_ids" in inputs else None
-    meta: dict[str, Any] = {"zoo": e.name, "family": e.family, "decoder": decoder,
-                            "n_layers": n_layers}
-    if x is not None:
+    return {"zoo": e.name, "family": e.family, **shape_meta(e.config, inputs, decoder, n_layers)}
+
+
+def shape_meta(c: dict[str, Any], inputs: Any, decoder: bool, n_layers: int) -> dict[str, Any]:
+    """Batch, sequence and transformer dimensions from a (Hugging Face style) config dict."""
+    x = inputs.get("input_ids") if isinstance(inputs, dict) else None
+    meta: dict[str, Any] = {"decoder": decoder, "n_layers": n_layers}
+    first = x if x is not None else (next(iter(inputs.values()), None) if isinstance(inputs, dict)
+                                     else inputs[0] if isinstance(inputs, (tuple, list)) and inputs
+                                     else inputs)
+    if x is not None and x.dim() == 2:
         meta.update(batch=int(x.shape[0]), seq_len=int(x.shape[1]))
-    elif isinstance(inputs, dict):
-        meta.update(batch=int(inputs["pixel_values"].shape[0]))
-    else:
-        meta.update(batch=int(inputs[0].shape[0]))
+    elif isinstance(first, torch.Tensor) and first.dim():
+        meta.update(batch=int(first.shape[0]))
     d = c.get("n_embd") or c.get("hidden_size")
-    if d:
-        heads = c.get("n_head") or c.get("num_attention_heads")
-        meta.update(d_model=d, n_heads=heads, head_dim=d // heads,
-                    n_kv_heads=c.get("num_key_value_heads", heads),
-                    d_ff=c.get("intermediate_size", 4 * d), vocab=c.get("vocab_size"))
+    heads = c.get("n_head") or c.get("num_attention_heads")
+    if d and heads:
+        meta.update(d_model=d, n_heads=heads, head_dim=c.get("head_dim") or d // heads,
+                    n_kv_heads=c.get("num_key_value_heads") or heads,
+                    d_ff=c.get("intermediate_size") or c.get("n_inner") or 4 * d,
+                    vocab=c.get("vocab_size"))
     return meta
+
+
+def hf_meta(model: nn.Module, inputs: Any) -> dict[str, Any]:
+    """:func:`shape_meta` for a user's Hugging Face model; decoder LLMs (``*ForCausalLM``,
+    ``*LMHeadModel``) get prefill/decode estimates like the zoo's."""
+    cfg = getattr(model, "config", None)
+    if cfg is None or not hasattr(cfg, "to_dict"):
+        return {}
+    c = cfg.to_dict()
+    name = type(model).__name__
+    decoder = (not c.get("is_encoder_decoder")) and (
+        name.endswith("ForCausalLM") or name.endswith("LMHeadModel") or bool(c.get("is_decoder")))
+    n_layers = c.get("num_hidden_layers") or c.get("n_layer") or 0
+    return shape_meta(c, inputs, decoder, int(n_layers))
