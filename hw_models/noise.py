@@ -327,7 +327,7 @@ def quantize_symmetric(w: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator | None,
-                     t_inference_s: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                     t_inference_s: float = 0.0, per_slice: bool = False) -> tuple[torch.Tensor, ...]:
     """Write a weight [K, N] onto crossbar conductances and read back what the tile holds.
 
     Each column is normalised by its largest |w| (kept digitally as ``col_scale``); the
@@ -336,27 +336,41 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
     pair (``devices_per_cell == 2``) or one device around a mid-scale reference (1). Device
     noise/drift per ``p["model"]``; global drift compensation rescales by the ratio of a
     reference read-out (all-ones input) at t0 and at t. Returns (w_eff in [-1,1]-ish, col_scale).
+
+    ``per_slice=True`` returns (slices [S, K, N], significance [S], col_scale) instead: each
+    slice's normalised conductance difference (in [-1, 1]; drift compensation applied) and its
+    weight in the shift-add, so that ``w_eff = sum_s significance[s] * slices[s]`` (same random
+    draws, in the same order, as ``per_slice=False``). ``ideal``: one slice, the unquantized
+    weight; ``sram``: the exact slice digits.
     """
     model = p["model"]
     w = w.detach().to(torch.float32)
     col_scale = w.abs().amax(dim=0).clamp(min=1e-12)
     wn = w / col_scale
     if model == "ideal":
-        return wn, col_scale
+        return (wn[None], torch.ones(1), col_scale) if per_slice else (wn, col_scale)
     wq = quantize_symmetric(wn, tile.weight_bits)
-    if model == "sram":
+    if model == "sram" and not per_slice:
         return wq, col_scale
-    gmax = p["g_max_us"]
     levels = max(1, 2 ** (tile.weight_bits - 1) - 1)
     mag = torch.round(wq.abs() * levels)  # integer magnitude
     base = 2 ** tile.cell_bits
     per_slice_max = base - 1 if tile.slices > 1 else levels
+    sign = torch.sign(wq)
+    def digit_of(s: int) -> torch.Tensor:
+        return torch.remainder(torch.floor(mag / base ** s), base) if tile.slices > 1 else mag
+    out = torch.empty(tile.slices, *wn.shape) if per_slice else None  # the programmed state
+    sig = torch.tensor([per_slice_max * base ** s / levels for s in range(tile.slices)])
+    if model == "sram":  # bits stored exactly: the signed slice digits
+        for s in range(tile.slices):
+            torch.mul(sign, digit_of(s) / per_slice_max, out=out[s])
+        return out, sig, col_scale
+    gmax = p["g_max_us"]
     conductance_at = pcm_conductance_at if model == "pcm" else rram_conductance_at
     eff0 = torch.zeros_like(wn)
     eff = torch.zeros_like(wn)
-    sign = torch.sign(wq)
     for s in range(tile.slices):
-        digit = torch.remainder(torch.floor(mag / base ** s), base) if tile.slices > 1 else mag
+        digit = digit_of(s)
         frac = digit / per_slice_max  # 0..1 of the slice's full scale
         weight_of_slice = per_slice_max * base ** s / levels
         if tile.devices_per_cell >= 2:  # differential pair: G+ holds positives, G- negatives
@@ -371,11 +385,15 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
             d0, d = 2 * g0 / gmax - 1, 2 * g / gmax - 1
         eff0 += d0 * weight_of_slice
         eff += d * weight_of_slice
+        if out is not None:
+            out[s] = d
     if p.get("drift_compensation") and t_inference_s > 0:
         ref0, ref_t = eff0.sum(0).abs().sum(), eff.sum(0).abs().sum()
         if float(ref_t) > 0:
             eff = eff * (ref0 / ref_t)
-    return eff, col_scale
+            if out is not None:
+                out.mul_(ref0 / ref_t)
+    return (out, sig, col_scale) if per_slice else (eff, col_scale)
 
 
 # ---------------------------------------------------------------------------------------

@@ -166,7 +166,11 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
     range for every layer), ``input_range_mode`` (``"dynamic"`` per batch until calibrated,
     ``"static"``, ``"learned"``), ``exact_noise`` (fresh ``randn`` per MVM instead of the noise
     pool), ``dac_bits=False``/``adc_bits=False`` (turn a converter off for a study),
-    ``matmul`` (``"plan"`` follows the plan; ``"digital"`` forces attention matmuls digital).
+    ``matmul`` (``"plan"`` follows the plan; ``"digital"`` forces attention matmuls digital),
+    ``converter_passes`` (``"per-pass"``: one ADC conversion per bit slice, input bit plane and
+    row tile, shift-added digitally, as the cost model counts them; ``"recombined"``: slices and
+    input bits added before one conversion per row tile, faster and optimistic; see
+    :mod:`analogc.sim.tile`).
     ``calibration`` batches are passed to :func:`analogc.calibrate` before returning.
 
     Example::
@@ -181,6 +185,9 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
         raise AnalogcError(f"deploy: expected a torch.nn.Module or an .onnx path, got {type(model).__name__}")
     else:
         plan = _resolve_plan(model, hw_or_plan, example_inputs, calibration)
+    cp = options.get("converter_passes", "per-pass")
+    if cp not in ("per-pass", "recombined"):
+        raise AnalogcError(f"deploy: converter_passes: expected 'per-pass' or 'recombined', got {cp!r}")
     hw = plan.hw
     from hw_models.noise import noise_params
     noise = noise_params(hw)

@@ -14,6 +14,30 @@ Per analog ``mvm`` the layer keeps ONE programmed weight ``w_eff`` [G, row_tiles
 Column tiles need no reshaping: every column has its own ADC, so a column tile boundary
 changes nothing in this model. Backward is a straight-through estimator (clipping respected):
 gradients cost the same two matmuls as a plain ``nn.Linear``.
+
+Converter passes (``deploy(..., converter_passes="per-pass")``, the default). A crossbar whose
+weight is bit-sliced (``tile.slices > 1``) or whose inputs are ``input_encoding = "bit-serial"``
+runs every (input bit plane b, bit slice s, row tile t) as its own analog pass, as the cost
+model counts them (``slices`` tiles per row tile, ``input_bits`` ADC conversions per column):
+
+* programmed state: the S slice arrays ``d_s`` [G, K, S*N] (``program_crossbar(per_slice=True)``:
+  normalised conductance differences in [-1, 1], significance ``sigma_s``, w_eff = sum_s sigma_s d_s);
+* inputs, bit-serial: the DAC code ``x_code`` in [-Lx, Lx] is written in two's complement on
+  ``B = bits(Lx) + 1`` bits (B = input_bits), planes ``p_b`` in {0, 1} applied by a 1-bit DAC, plane b
+  weighing ``c_b = 2^b`` and the top plane ``c_{B-1} = -2^(B-1)``; so x_code = sum_b c_b p_b exactly.
+  Other encodings (multi-level, PWM) apply the code in one pass (B = 1, c_0 = 1, p_0 = x_code);
+* each pass ``P = p_b[tile t] @ d_s[tile t]`` gets its own output (+ read) noise and ADC, with
+  ONE ADC range for every pass of the layer, in the pass's own full-scale units: ``adc_range``
+  is the clip in units of one row at full input (plane 1, or code Lx) on a full-scale cell
+  (|d| = 1) — the same unit as the recombined model, where a row at |x/r| = 1 on |w| = 1 gives 1.
+  The step is ``adc_range * Lp / La`` (Lp = 1 for a bit plane, Lx for a code); calibration
+  records the largest noiseless pass output, so the range adapts to the passes it will convert;
+* digital shift-add: ``y = unit * col_scale * step * sum_b c_b sum_s sigma_s sum_t ADC(P)``.
+
+With no ADC and no output noise this equals the recombined execution to float rounding.
+``converter_passes="recombined"`` keeps the faster approximation (slices and input bits
+added before one conversion per row tile). Single-slice, non-bit-serial tiles (pcm-hermes)
+always take the recombined path, which is then exact.
 """
 from __future__ import annotations
 
@@ -90,7 +114,7 @@ class _AnalogFn(torch.autograd.Function):
             if not bool(outside.any()):
                 outside = None
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[2]:
-            w_real = w_dev * (col_scale * factor)[:, None, :]  # [G, K, N]: cheaper than scaling gy when M > K
+            w_real = layer._weight_real(w_dev, col_scale, factor)  # [G, K, N]: cheaper than scaling gy when M > K
             g = torch.matmul(gy, w_real.transpose(1, 2))  # [G, M, K]
             if outside is not None:
                 if ctx.needs_input_grad[2]:
@@ -146,6 +170,13 @@ class AnalogMVM(nn.Module):
         self.detector_noise = float(noise.get("detector_noise_photons", 0.0))
         self.mzi_loss_db = options.get("mzi_loss_db", 0.0)
         self.t_inference = float(options.get("t_inference", noise.get("t_inference_s", 0.0)))
+        enc = ((getattr(hw, "params", None) or {}).get("tile") or {}).get("input_encoding", "multi-level")
+        #: inputs as two's-complement bit planes, one analog pass (and ADC conversion) per plane
+        self.bit_serial = enc == "bit-serial" and self.dac_levels is not None
+        self.input_planes = self.dac_levels.bit_length() + 1 if self.bit_serial else 1
+        #: one ADC conversion per (bit slice, input bit plane, row tile), shift-added digitally
+        self.per_pass = (options.get("converter_passes", "per-pass") == "per-pass" and self.family == "crossbar"
+                         and not ideal and (hw.tile.slices > 1 or self.bit_serial))
         self.seed = seed
         self.pool = pool
         self.gen = torch.Generator().manual_seed(seed + 1)
@@ -163,6 +194,7 @@ class AnalogMVM(nn.Module):
         self._w_eff: torch.Tensor | None = None
         self._w_factor = 1.0
         self._col_scale: torch.Tensor | None = None
+        self._slice_sig: torch.Tensor | None = None  # per-pass: significance of each bit slice [S]
         self._calib: dict[str, float] | None = None  # set by calibrate()
 
     # -- programming --------------------------------------------------------------------
@@ -200,8 +232,17 @@ class AnalogMVM(nn.Module):
             self._w_factor = step
         return self._w_eff, self._col_scale, self._w_factor
 
+    def _weight_real(self, w_dev: torch.Tensor, col_scale: torch.Tensor, factor: float) -> torch.Tensor:
+        """The recombined programmed weight [G, K, N] in real units (straight-through backward)."""
+        if self._slice_sig is not None:  # per-pass: sum_s significance[s] * slice[s]
+            G, K, SN = w_dev.shape
+            S = self._slice_sig.numel()
+            w_dev = torch.matmul(self._slice_sig.view(1, S), w_dev.view(G, K, S, SN // S)).view(G, K, SN // S)
+        return w_dev * (col_scale * factor)[:, None, :]
+
     def _programmed(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(w_eff [G, K, N] normalised, col_scale [G, N]); w_eff may be scaled, see _programmed_dev."""
+        """(w_eff [G, K, N] normalised, col_scale [G, N]); w_eff may be scaled, see _programmed_dev.
+        Per-pass execution: w_eff is the bit slices [G, K, S*N] (slice-major columns, one copy)."""
         key = (self.weight._version, self.weight.data_ptr(), self.t_inference)
         if self._cache_key == key and self._w_eff is not None:
             return self._w_eff, self._col_scale
@@ -209,6 +250,21 @@ class AnalogMVM(nn.Module):
         gen = torch.Generator().manual_seed(self.seed)  # same seed -> same devices at every t
         wc = self._canonical_weight().detach()
         effs, scales = [], []
+        if self.per_pass:
+            K, N = wc.shape[1:]
+            slices = None
+            for g in range(self.G):
+                sl, sig, s = nz.program_crossbar(wc[g], self.tile, self.noise, gen, self.t_inference, per_slice=True)
+                if slices is None:
+                    slices = torch.empty(self.G, K, sl.shape[0], N, dtype=self.weight.dtype)
+                slices[g].copy_(sl.permute(1, 0, 2))
+                scales.append(s)
+            self._w_eff = slices.view(self.G, K, -1)
+            self._slice_sig = sig.to(self.weight.dtype)
+            self._w_factor = 1.0
+            self._col_scale = torch.stack(scales).to(self.weight.dtype)
+            self._cache_key = key
+            return self._w_eff, self._col_scale
         for g in range(self.G):
             if self.family == "crossbar":
                 e, s = nz.program_crossbar(wc[g], self.tile, self.noise, gen, self.t_inference)
@@ -291,6 +347,8 @@ class AnalogMVM(nn.Module):
 
     @torch.no_grad()
     def _run(self, x: torch.Tensor, r: float, bias: torch.Tensor | None = None) -> torch.Tensor:
+        if self.per_pass:
+            return self._run_passes(x, r, bias)
         G, M, K = x.shape
         N, RT, R = self.out_features, self.row_tiles, self.rows
         Lx, La = self.dac_levels, self.adc_levels
@@ -348,6 +406,87 @@ class AnalogMVM(nn.Module):
                     o.add_(bias)
         return out
 
+    @torch.no_grad()
+    def _run_passes(self, x: torch.Tensor, r: float, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Bit-sliced / bit-serial crossbars: every (input bit plane, bit slice, row tile) is its own
+        analog pass with output noise and an ADC conversion; then the digital shift-add
+        ``sum_b c_b 2^b sum_s significance_s sum_t ADC(pass)`` (see the module doc)."""
+        G, M, K = x.shape
+        N, RT, R = self.out_features, self.row_tiles, self.rows
+        Lx, La = self.dac_levels, self.adc_levels
+        calib = self._calib is not None
+        adc = La is not None and not calib
+        if Lx is not None:  # 1. DAC codes
+            r = max(r, 1e-12)
+            xq = torch.mul(x, Lx / r).clamp_(-Lx, Lx).round_()
+            unit = r / Lx
+        else:
+            xq, unit = x, 1.0
+        B = self.input_planes
+        if B > 1:  # two's complement: plane b weighs 2^b, the top plane -2^(B-1)
+            cb = torch.tensor([2.0 ** b for b in range(B - 1)] + [-(2.0 ** (B - 1))], dtype=x.dtype)
+            shifts = torch.arange(B, dtype=torch.int32).view(B, 1, 1)
+            Lp = 1.0  # largest input of a pass (a 1-bit plane)
+        else:
+            Lp = float(Lx or 1)
+        step = float(self.adc_range) * Lp / La if adc else 1.0  # one ADC range for all passes
+        w_dev, col_scale, _ = self._programmed_dev(step)  # [G, K, S*N], pass outputs in ADC LSBs
+        sig = self._slice_sig
+        S = sig.numel()
+        SN = S * N
+        out_scale = col_scale * (unit * step)  # [G, N]
+        beta = self.out_noise * Lp / step  # output noise of each pass in LSB units
+        noisy = bool(beta) or bool(self.read_noise)
+        out = torch.empty(G, M, N, dtype=x.dtype)
+        ch = max(1, min(M, self.CHUNK_ELEMENTS // max(1, RT * B * SN)))
+        buf = torch.empty(RT, B * ch, SN, dtype=x.dtype)
+        for g in range(G):
+            s = out_scale[g]
+            for m0 in range(0, M, ch):
+                m1 = min(M, m0 + ch)
+                mc = m1 - m0
+                xc = xq[g, m0:m1]
+                if B > 1:  # bit planes [B*mc, K] of the two's-complement codes
+                    code = xc.to(torch.int32).bitwise_and_((1 << B) - 1)
+                    xp = (code.unsqueeze(0) >> shifts).bitwise_and_(1).to(x.dtype).view(B * mc, K)
+                else:
+                    xp = xc
+                rows = B * mc
+                y = buf[:, :rows]
+                z = self.pool.take(RT * rows * SN, self.gen).view(RT, rows, SN) if noisy else None
+                if z is not None and self.read_noise:
+                    z = z * self._pass_noise_std(xp, Lp, step)
+                    b = 1.0
+                else:
+                    b = beta
+                for t in range(RT):  # 2. per row tile one GEMM for all planes and slices
+                    xs, wt = xp[:, t * R:(t + 1) * R], w_dev[g, t * R:(t + 1) * R]
+                    if z is not None:
+                        torch.addmm(z[t], xs, wt, beta=b, out=y[t])
+                    else:
+                        torch.mm(xs, wt, out=y[t])
+                if calib:
+                    self._observe_tile_outputs(y, Lp)
+                if adc:  # 3. ADC per pass
+                    y.clamp_(-La, La).round_()
+                ys = y[0] if RT == 1 else torch.sum(y, 0)  # 4. digital: row tiles,
+                if B > 1:  # input bit planes,
+                    ys = torch.matmul(cb.view(1, B), ys.view(B, mc * SN))
+                ys = torch.matmul(sig.view(1, S), ys.view(mc, S, N))  # bit slices
+                o = out[g, m0:m1]
+                torch.mul(ys.view(mc, N), s, out=o)
+                if bias is not None:
+                    o.add_(bias)
+        return out
+
+    def _pass_noise_std(self, xp: torch.Tensor, Lp: float, step: float) -> torch.Tensor:
+        """Noise std [RT, passes, 1] in LSB units of each pass: output noise and read noise
+        ``read_noise * ||input of the pass||`` per row tile."""
+        R = self.rows
+        nrm = torch.stack([xp[:, t * R:(t + 1) * R].pow(2).sum(-1, keepdim=True).sqrt()
+                           for t in range(self.row_tiles)])
+        return torch.sqrt((self.out_noise * Lp) ** 2 + (self.read_noise * nrm) ** 2) / step
+
     def _noise_std(self, xc: torch.Tensor, w: torch.Tensor, Lx: float, step: float, rtf: int, part: int) -> torch.Tensor:
         """Per-element noise std [RT, m, N or 1] in LSB units for read noise / shot noise."""
         R, mc = self.rows, xc.shape[0]
@@ -391,4 +530,9 @@ class AnalogMVM(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.kind}, K={self.in_features}, N={self.out_features}, groups={self.G}, "
                 f"tiles={self.row_tiles}x{self.col_tiles} of {self.tile.rows}x{self.tile.cols}, "
-                f"family={self.family}, noise={self.noise['model']}, dac={self.dac_levels}, adc={self.adc_levels}")
+                f"family={self.family}, noise={self.noise['model']}, dac={self.dac_levels}, adc={self.adc_levels}"
+                + (f", passes={self._n_slices()}x{self.input_planes}x{self.row_tiles} (slices x bits x row tiles)"
+                   if self.per_pass else ""))
+
+    def _n_slices(self) -> int:
+        return self._slice_sig.numel() if self._slice_sig is not None else self.tile.slices
