@@ -281,3 +281,20 @@ def test_deploy_with_hw_name_needs_inputs():
         deploy(mlp(), hw())
     am = deploy(mlp(), hw(), example_inputs=torch.randn(2, 40), seed=0)
     assert len(analog_layers(am)) == 2
+
+
+def test_bare_layer_is_deployed():
+    """A model that is itself one weight layer (module path "") runs on tiles too."""
+    import analogc
+    from analogc.sim import analog_layers
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(40, 30)
+    x = torch.randn(8, 40)
+    a = analogc.deploy(lin, "pcm-hermes", seed=0, calibration=[x])
+    assert len(analog_layers(a)) == 1
+    with torch.no_grad():
+        assert (a(x) - lin(x)).abs().max() > 1e-4  # noisy, so really analog
+    ideal = analogc.deploy(lin, "ideal", seed=0, example_inputs=(x,))
+    with torch.no_grad():
+        torch.testing.assert_close(ideal(x), lin(x), rtol=1e-5, atol=1e-5)

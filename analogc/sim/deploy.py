@@ -238,7 +238,10 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
         warnings.warn(f"deploy: {len(uncovered)} weight layer(s) not in the plan run digitally: "
                       f"{', '.join(uncovered[:20])}{' ...' if len(uncovered) > 20 else ''}", stacklevel=2)
     for path, am in replaced.items():
-        _set_module(amodel, path, am)
+        if path:
+            _set_module(amodel, path, am)
+        else:  # the model is the weight layer itself
+            amodel = am
     seen: set[str] = set()
     for path, m in matmul_paths:
         if path in seen:  # one wrapper per attention module covers all its matmuls
