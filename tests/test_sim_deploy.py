@@ -181,7 +181,7 @@ def test_training_step_through_analog_model():
         loss = (am(x) - target).pow(2).mean()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert losses[-1] < losses[0]
     assert analog_layers(am)[0].input_range.grad is not None
 
