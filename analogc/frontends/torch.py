@@ -257,27 +257,17 @@ def _conv_groups(node: fx.Node, p: str) -> int:
     a = node.args
     if p in ("convolution", "_convolution"):
         return int(a[8]) if len(a) > 8 else 1
-    if p.startswith("conv_transpose"):
-        return int(a[6]) if len(a) > 6 else int(node.kwargs.get("groups", 1))
     return int(a[6]) if len(a) > 6 else int(node.kwargs.get("groups", 1))
 
 
+#: digital kinds, looked up in this order
+_KINDS = ((_SOFTMAX, OpKind.SOFTMAX), (_NORM, OpKind.NORM), (_ACTIVATION, OpKind.ACTIVATION),
+          (_ELEMENTWISE, OpKind.ELEMENTWISE), (_REDUCTION, OpKind.REDUCTION),
+          (_EMBEDDING, OpKind.EMBEDDING), (_DATA_MOVEMENT, OpKind.DATA_MOVEMENT))
+
+
 def _kind_of(p: str) -> OpKind:
-    if p in _SOFTMAX:
-        return OpKind.SOFTMAX
-    if p in _NORM:
-        return OpKind.NORM
-    if p in _ACTIVATION:
-        return OpKind.ACTIVATION
-    if p in _ELEMENTWISE:
-        return OpKind.ELEMENTWISE
-    if p in _REDUCTION:
-        return OpKind.REDUCTION
-    if p in _EMBEDDING:
-        return OpKind.EMBEDDING
-    if p in _DATA_MOVEMENT:
-        return OpKind.DATA_MOVEMENT
-    return OpKind.OTHER
+    return next((kind for names, kind in _KINDS if p in names), OpKind.OTHER)
 
 
 @contextlib.contextmanager
