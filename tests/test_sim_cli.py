@@ -55,5 +55,7 @@ def test_bad_data_and_model_exit_2(tmp_path, capsys):
     assert "bad.pt: cannot read" in capsys.readouterr().err
     assert main(["evaluate", "gpt2"]) == 2
     assert "zoo transformers have no weights" in capsys.readouterr().err
+    assert main(["evaluate", "mlp", "--seeds", "0"]) == 2
+    assert "seeds: expected at least one" in capsys.readouterr().err
     assert main(["tradeoff", "mlp", "--vary", "adc_bits"]) == 2
     assert "--vary" in capsys.readouterr().err

@@ -67,6 +67,8 @@ def monte_carlo(model: nn.Module, hw_or_plan: Any, batches: Sequence[Any], *,
     # statistics over chip instances want fresh noise on every MVM, not the pooled draws
     options.setdefault("exact_noise", True)
     seeds = list(seeds)
+    if not seeds:
+        raise AnalogcError("seeds: expected at least one chip instance (seed), got none")
     times = list(drift_times) if drift_times is not None else [float(options.pop("t_inference", 0.0))]
     metric = metric or (lambda m: output_fidelity(m, model, batches))
     am = deploy(model, hw_or_plan, seed=seeds[0], example_inputs=batches[0], **options).eval()
