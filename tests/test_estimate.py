@@ -157,3 +157,18 @@ def test_dominant_component_is_noted():
     assert bool(noted) == (share >= 0.6)
     if noted:
         assert noted[0].startswith(f"{comp} is {share:.0%}")
+
+
+def test_static_power_only_for_tiles_that_exist():
+    """With a fixed chip count too small for the weights, only the chips' tiles hold power."""
+    import analogc
+
+    g = analogc.trace("mlp")
+    free = analogc.compile(g, hw="mzi")
+    fixed = analogc.compile(g, hw="mzi", chips=1)
+    assert fixed.weight_reloads > 0
+    assert fixed.physical_tiles == fixed.hw.chip.tiles_per_chip < free.physical_tiles == free.tiles
+    rf, rx = analogc.estimate(free), analogc.estimate(fixed)
+    p_free = rf.breakdown["static"] * rf.summary["throughput_inf_per_s"]
+    p_fixed = rx.breakdown["static"] * rx.summary["throughput_inf_per_s"]
+    assert p_fixed / p_free == pytest.approx(fixed.physical_tiles / free.physical_tiles, rel=1e-6)

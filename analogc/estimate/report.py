@@ -210,8 +210,9 @@ def _dominance_notes(plan: Any, ph: Phase) -> list[str]:
     if share < 0.6:
         return []
     why = {
-        "static": f"static power of {plan.tiles} tiles held for {fmt_si(1 / ph.throughput_per_s, 's')} "
-                  f"per inference" if ph.throughput_per_s else "static power",
+        "static": f"static power of {plan.physical_tiles} tiles held for "
+                  f"{fmt_si(1 / ph.throughput_per_s, 's')} per inference" if ph.throughput_per_s
+                  else "static power",
         "adc": "output conversions (fewer ADC bits, ADC sharing or larger tiles cut it)",
         "laser": "laser power sized to the detectors' SNR through the optical loss",
         "programming": "rewriting tile weights or dynamic operands",

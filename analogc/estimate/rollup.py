@@ -215,7 +215,7 @@ class CostRollup:
         return self.tile.program_energy_j(self.static_cells()), self.tile.program_time_s()
 
     def static_power_w(self) -> float:
-        return (self.tile.static_power_w() * self.plan.tiles
+        return (self.tile.static_power_w() * self.plan.physical_tiles
                 + self.tile.chip_static_power_w() * self.plan.chips)
 
     def area_m2(self) -> float:

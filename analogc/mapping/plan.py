@@ -82,6 +82,14 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def physical_tiles(self) -> int:
+        """Tiles that exist: all the plan needs, or only what the fixed chips hold when the
+        weights are reloaded every inference."""
+        if self.weight_reloads:
+            return min(self.tiles, self.chips * self.hw.chip.tiles_per_chip)
+        return self.tiles
+
+    @property
     def analog(self) -> list[TileMapping]:
         return [m for m in self.mappings.values() if m.placement == "analog"]
 
