@@ -5,7 +5,7 @@ output noise 0.04, 512-row tiles, static (calibrated) input ranges for inference
 ranges for the training step. Timings are medians of interleaved repetitions in one run, so
 the ratios compare like with like on a shared machine.
 
-    python benchmarks/bench_deploy.py [--reps 7] [--batch 2048]
+    python benchmarks/bench_deploy.py [--reps 15] [--batch 2048]
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def timeit(fn, reps: int) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--batch", type=int, default=2048)
     args = ap.parse_args()
     torch.manual_seed(0)
