@@ -243,3 +243,25 @@ def test_user_decoder_gets_shape_meta_for_decode_estimates():
     z = analogc.trace("gpt2", seq_len=12, batch=2).meta
     u = analogc.trace(zoo.build("gpt2", layers=12), zoo.example_inputs("gpt2", 12, 2)).meta
     assert {k: z[k] for k in u} == u
+
+
+def test_weight_computed_from_parameters_is_static():
+    """x @ (g * v / ||v||) (weight norm) and x @ (B @ A) (a merged low-rank weight) are MVMs:
+    the product's weight depends on parameters only."""
+    class WN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.v = nn.Parameter(torch.randn(16, 8))
+            self.g = nn.Parameter(torch.ones(16, 1))
+            self.a = nn.Parameter(torch.randn(4, 8))
+            self.b = nn.Parameter(torch.randn(12, 4))
+
+        def forward(self, x):
+            w = self.g * self.v / self.v.norm(dim=1, keepdim=True)
+            return torch.nn.functional.linear(x, w).sum() + (x @ (self.b @ self.a).t()).sum()
+
+    g = analogc.trace(WN(), (torch.randn(5, 8),))
+    mvm = g.ops(OpKind.MVM)
+    assert [(o.in_features, o.out_features, o.vectors) for o in mvm] == [(8, 16, 5), (8, 12, 5)]
+    assert g.summary()["matmul_count"] == 0
+    assert any(o.kind is OpKind.OTHER and o.meta.get("why") == "product of two constants" for o in g.ops())

@@ -151,9 +151,12 @@ class _Classifier:
             p = _packet(node.target)
             if p in _CHECKS:
                 continue
-            if p in _STATIC_PASS and node.all_input_nodes and all(
-                    a.name in self.static for a in node.all_input_nodes[:1]):
-                self.static[node.name] = self.static[node.all_input_nodes[0].name]
+            ins = node.all_input_nodes
+            # static: a view/cast of a static tensor, or any op on static tensors only
+            # (weight norm, a merged low-rank product): the weight a tile would hold
+            if ins and ins[0].name in self.static and (
+                    p in _STATIC_PASS or all(a.name in self.static for a in ins)):
+                self.static[node.name] = self.static[ins[0].name]
             if p in _LINEAR:
                 self._linear(node, p)
             elif p in _CONV:
