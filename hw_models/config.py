@@ -316,6 +316,13 @@ def load_params(name_or_path: str | Path, **overrides: Any) -> dict[str, Any]:
         hit = (mtime, validate(raw, str(path)))
         _CACHE[key] = hit
     params = copy.deepcopy(hit[1])
+    # what the file's per-tile and per-converter constants refer to (tile area and static
+    # power are stated for the file's geometry, a conversion time for its ADC resolution);
+    # overrides of rows/cols/bits rescale from these instead of silently reusing them
+    ft, fh = hit[1].get("tile", {}), hit[1].get("hardware", {})
+    params["_reference"] = {"rows": ft.get("rows"), "cols": ft.get("cols"),
+                            "devices_per_cell": ft.get("devices_per_cell", 1),
+                            "output_bits": fh.get("output_bits", 8)}
     where = f"{path.name} (override)"
     for name, v in overrides.items():
         if name in OVERRIDE_ALIASES:

@@ -137,9 +137,12 @@ class ADC:
     overlaps_integration: bool
 
     @classmethod
-    def from_params(cls, adc: dict[str, Any], bits: int) -> "ADC":
+    def from_params(cls, adc: dict[str, Any], bits: int, default_ref_bits: int | None = None) -> "ADC":
+        """``default_ref_bits``: the resolution the table's ``conversion_time`` (and ``area``)
+        refer to when it has no ``ref_bits`` — the preset file's ``output_bits``, so that an
+        ``adc_bits`` override follows ``time_scaling``."""
         model = adc.get("model", "survey")
-        ref_bits = adc.get("ref_bits", bits)
+        ref_bits = adc.get("ref_bits", default_ref_bits or bits)
         t_ref = _q(adc, "conversion_time", 1e-9)
         t = t_ref * _scale(adc.get("time_scaling", "constant"), bits, ref_bits)
         if model == "ideal":

@@ -76,8 +76,8 @@ class Crossbar(TileModel):
 
     def tile_area_m2(self) -> float:
         t = self.p["tile"]
-        if "area" in t:
-            return t["area"].si
+        if "area" in t:  # measured for the preset's geometry: scale with the devices
+            return t["area"].si * self.geometry_scale()
         cells = self.tile.rows * self.tile.cols * self.tile.devices_per_cell
         return (cells * self.q("array", "cell_area") + self.n_adc * self.adc.area_m2
                 + self.tile.rows * self.dac.area_m2)

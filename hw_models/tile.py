@@ -42,7 +42,8 @@ class TileModel:
         self.hw = hw
         self.p: dict[str, Any] = hw.params
         self.tile = hw.tile
-        self.adc = ADC.from_params(self.p.get("adc", {}), hw.output_bits)
+        ref = self.p.get("_reference", {})
+        self.adc = ADC.from_params(self.p.get("adc", {}), hw.output_bits, ref.get("output_bits"))
         self.unit_energy: dict[str, dict[str, float]] = {}
 
     # -- helpers ----------------------------------------------------------------------
@@ -77,9 +78,20 @@ class TileModel:
                 out[comp] = out.get(comp, 0.0) + n * e
         return out
 
+    def geometry_scale(self) -> float:
+        """Devices of this tile over devices of the tile the preset file describes: a per-tile
+        constant of the file (``[tile] area``, ``static_power``) is stated for that geometry
+        and scales with it when ``rows``, ``cols`` or ``devices_per_cell`` are overridden."""
+        ref = self.p.get("_reference", {})
+        r0, c0, d0 = ref.get("rows"), ref.get("cols"), ref.get("devices_per_cell")
+        if not (r0 and c0 and d0):
+            return 1.0
+        t = self.tile
+        return (t.rows * t.cols * t.devices_per_cell) / (r0 * c0 * d0)
+
     def static_power_w(self) -> float:
         """Power one allocated tile draws while it holds its weights."""
-        return self.q("tile", "static_power", 0.0)
+        return self.q("tile", "static_power", 0.0) * self.geometry_scale()
 
     def program_energy_j(self, cells: float) -> float:
         """Energy to write ``cells`` weight positions (all their devices)."""

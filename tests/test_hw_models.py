@@ -134,3 +134,26 @@ def test_costs_have_every_action_priced():
         e = c.price({a: n for a, n in acts.items() if a in c.unit_energy})
         assert all(v >= 0 and math.isfinite(v) for v in e.values())
         assert c.tile.tile_area_m2() >= 0
+
+
+def test_adc_bits_override_follows_time_scaling():
+    """rram: an 8-bit SAR at 1.28 GS/s (0.78125 ns, ISAAC) with time_scaling = linear (one
+    comparison per bit). At adc_bits = 10 a conversion takes 10/8 x 0.78125 = 0.977 ns, so
+    the 128 columns one ADC serves take 125 ns > the 100 ns read: 8 cycles = 1.0 us per
+    pass, and the survey energy is taken at 1.024 GS/s. At 4 bits: 0.39 ns, 2.56 GS/s."""
+    for bits in (4, 10):
+        tm = tile_model(hw_models.load("rram", adc_bits=bits))
+        t = 0.78125e-9 * bits / 8
+        assert tm.adc.conversion_time_s == pytest.approx(t)
+        assert tm.adc.energy_j == pytest.approx(adc_energy_j(bits, 1 / t))
+        assert tm.pass_time_s(128, 128) == pytest.approx(8 * max(100e-9, 128 * t))
+
+
+def test_per_tile_constants_scale_with_overridden_geometry():
+    """A preset's [tile] area and static_power are stated for its own geometry: HERMES
+    0.64 mm2 per 256x256 core (Khaddam-Aljameh 2022), sram-cim 0.1 mW per 256x256 macro
+    (~1.5 nW/bit). A 512x512 tile has 4x the devices: 2.56 mm2 and 0.4 mW."""
+    assert tile_model(hw_models.load("pcm-hermes", rows=512, cols=512)).tile_area_m2() == pytest.approx(2.56e-6)
+    assert tile_model(hw_models.load("pcm-hermes")).tile_area_m2() == pytest.approx(0.64e-6)
+    assert tile_model(hw_models.load("sram-cim", rows=512, cols=512)).static_power_w() == pytest.approx(0.4e-3)
+    assert tile_model(hw_models.load("sram-cim", rows=512)).static_power_w() == pytest.approx(0.2e-3)
