@@ -172,3 +172,59 @@ def test_static_power_only_for_tiles_that_exist():
     p_free = rf.breakdown["static"] * rf.summary["throughput_inf_per_s"]
     p_fixed = rx.breakdown["static"] * rx.summary["throughput_inf_per_s"]
     assert p_fixed / p_free == pytest.approx(fixed.physical_tiles / free.physical_tiles, rel=1e-6)
+
+
+def test_decode_streams_a_digital_weight_in_full_every_step():
+    """A weight kept digital is not resident: every decode step reads all of it from DRAM
+    (and through the buffer), like the baselines do, not 1/T of it. Tiny decoder, T = 64,
+    L = 2, d = 128, qkv kept digital: 2 x 128 x 384 fp16 weights = 196608 B per step at
+    20 pJ/bit DRAM (Horowitz, the pcm-hermes preset) = 31.5 uJ, and >= 196608 B /
+    102.4 GB/s = 1.92 us of link time per step. The analog run has no weight traffic."""
+    g = _decoder(T=64)
+    dig = estimate(analogc.compile(g, hw="pcm-hermes", digital=["qkv"]))
+    ana = estimate(analogc.compile(g, hw="pcm-hermes"))
+    wb = 2 * 128 * 384 * 2
+    dram = wb * 8 * 20e-12
+    extra = (dig.phases["decode_step"]["breakdown_j"]["memory"]
+             - ana.phases["decode_step"]["breakdown_j"]["memory"])
+    assert dram <= extra < 1.05 * dram
+    assert dig.summary["decode_latency_per_token_s"] >= wb / 102.4e9
+
+
+def test_embedding_reads_its_rows_once_from_dram():
+    """An embedding gathers each output element once from the off-chip table and writes it
+    once to the buffer: E fp16 elements cost E x 2 B x 160 pJ/B (DRAM, 20 pJ/bit) plus
+    E x 2 B of buffer writes, not 2 x E x 2 B of DRAM traffic."""
+    from hw_models.memory import sram_energy_per_byte_j
+
+    E = 1024 * 768
+    g = Graph("emb")
+    g.add(Op(name="wte", kind="embedding", target="aten.embedding.default", output_shape=(1, 1024, 768)))
+    rep = estimate(analogc.compile(g, hw="pcm-hermes"))
+    sram = sram_energy_per_byte_j(32e3, 14e-9)  # 32 kB bank at the preset's 14 nm
+    assert rep.breakdown["memory"] == pytest.approx(E * 2 * (160e-12 + sram), rel=1e-9)
+
+
+def test_analog_dynamic_matmuls_share_their_tiles_in_the_period():
+    """Dynamic operands get one pool of tiles sized by the largest (place_on_chips), so the
+    4 analog attention matmuls of the tiny decoder run one after another in every period:
+    each is 64 vectors x 8 bit-serial cycles x 10 ns + one 256-row write of 1 ns
+    (sram-cim preset) = 5.376 us, so the period is >= 4 x 5.376 us = 21.5 us (the slowest
+    single op alone gave 5.376 us, i.e. 4x the throughput the tiles can deliver)."""
+    rep = estimate(analogc.compile(_decoder(T=64), hw="sram-cim", dynamic_matmul="analog"))
+    one = 64 * 8 * 10e-9 + 256 * 1e-9
+    assert 1 / rep.summary["throughput_inf_per_s"] == pytest.approx(4 * one, rel=1e-9)
+
+
+def test_prefill_writes_the_kv_cache_that_decode_reads():
+    """The decode step reads the K/V cache from DRAM when it exceeds the buffer, so the
+    prefill must have written it there (the baselines charge the same bytes in prefill).
+    L = 2, 8 heads x 64, T = 2048, fp16: 2 x 2 x 512 x 2048 x 2 B = 8.4 MB > the 4 MB buffer
+    of pcm-hermes -> 8.4 MB x 160 pJ/B = 1.34 mJ more than the same graph as a non-decoder."""
+    g = _decoder(T=2048, L=2, d=512, heads=8)
+    kv = 2 * 2 * 512 * 2048 * 2
+    dec = estimate(analogc.compile(g, hw="pcm-hermes"))
+    g.meta = {**g.meta, "decoder": False}
+    enc = estimate(analogc.compile(g, hw="pcm-hermes"))
+    assert dec.summary["kv_cache_bytes"] == kv
+    assert dec.summary["prefill_energy_j"] - enc.summary["energy_j"] == pytest.approx(kv * 160e-12, rel=1e-6)

@@ -177,7 +177,8 @@ def estimate(plan: Any, *, costs: Any = None) -> Report:
     roll = CostRollup(plan, costs or HardwareCosts(plan.hw))
     rows = roll.per_op()
     meta = _meta(plan.graph)
-    main = roll.phase(rows)
+    # a decoder's prefill writes the K/V cache that every decode step reads
+    main = roll.phase(rows, kv_write_bytes=kv_cache_bytes(meta) if _is_decoder(meta) else 0.0)
     s = _summary(plan, roll, main)
     phases: dict[str, dict[str, Any]] = {}
     if _is_decoder(meta):
@@ -252,9 +253,8 @@ def _table(ph: Phase) -> pd.DataFrame:
         e = r["energy"]
         rec = {k: r[k] for k in ("op", "kind", "placement", "module", "macs", "elements", "tiles",
                                  "time_s")}
-        sc = r["scale"]
-        rec.update({f"{c}_j": e.get(c, 0.0) * sc for c in COMPONENTS})
-        rec["energy_j"] = sum(e.values()) * sc
+        rec.update({f"{c}_j": e.get(c, 0.0) for c in COMPONENTS})  # already this phase's
+        rec["energy_j"] = sum(e.values())
         recs.append(rec)
     return pd.DataFrame(recs)
 

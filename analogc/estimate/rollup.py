@@ -11,12 +11,14 @@ Time: the tiles of one op work in parallel, its vectors one after the other, so 
 ``vectors x pass_time`` (+ operand writes); one inference is the critical path through the
 graph. With all weights resident each op has its own tiles and the layers pipeline, so the
 throughput is set by the slowest stage (the slowest op, the shared digital units or the
-off-chip link); with weight reloads nothing pipelines. Static power is charged over the
+off-chip link; analog dynamic matmuls share one pool of tiles, so their times add); with
+weight reloads nothing pipelines. Static power is charged over the
 steady-state time per inference, ``1 / throughput``.
 
 Decoder LLMs (``graph.meta["decoder"]``): the traced graph is the prefill of ``seq_len``
-tokens; a decode step is the same graph for one new token per sequence (every count / T,
-dynamic operands rewritten in full) plus the read of the K/V cache.
+tokens and writes the K/V cache; a decode step is the same graph for one new token per
+sequence (every count / T, but dynamic operands rewritten and the weights of digital mvms
+streamed in full) plus the read of the K/V cache.
 """
 from __future__ import annotations
 
@@ -114,11 +116,12 @@ class CostRollup:
         return e, 2 * op.macs / self.costs.digital_ops_per_s
 
     def digital_op(self, op: Op) -> tuple[dict[str, float], float, float]:
+        """Every output element is read once and written once. An embedding reads its rows
+        from the off-chip table and writes them to the buffer; other ops stay in the buffer."""
         ops = op.elements * ops_per_element(op.kind.value, op.target)
-        level = "offchip_byte" if op.kind is OpKind.EMBEDDING else "sram_byte"
-        traffic = 2 * op.elements * _ACT_BYTES_DIGITAL
-        e = self.costs.price({"digital_op": ops, level: traffic})
-        offchip = traffic if op.kind is OpKind.EMBEDDING else 0.0
+        once = op.elements * _ACT_BYTES_DIGITAL
+        offchip = once if op.kind is OpKind.EMBEDDING else 0.0
+        e = self.costs.price({"digital_op": ops, "offchip_byte": offchip, "sram_byte": 2 * once - offchip})
         return e, ops / self.costs.digital_ops_per_s, offchip
 
     # -- phases ----------------------------------------------------------------------
@@ -128,57 +131,77 @@ class CostRollup:
         for op in self.plan.graph.ops():
             m = self.plan.mappings.get(op.name)
             writes, offchip = 0.0, 0.0
+            # energy and off-chip bytes a decode step spends in full, not per token
+            per_step: dict[str, float] = {}
+            per_step_offchip = 0.0
             if m is not None and m.placement == "analog":
                 e, t, writes = self.analog_op(op, m)
                 place = "analog"
+                if writes:  # dynamic operands are rewritten in full per step
+                    per_step = {"programming": e.get("programming", 0.0)}
             elif op.kind in (OpKind.MVM, OpKind.MATMUL):
                 e, t = self.digital_matmul(op)
                 place = "digital"
                 if op.kind is OpKind.MVM:  # a digital mvm streams its weight from off-chip
-                    wb = op.weight_params * _ACT_BYTES_DIGITAL
+                    wb = op.weight_params * _ACT_BYTES_DIGITAL  # through the buffer, every step
+                    per_step = self.costs.price({"offchip_byte": wb, "sram_byte": wb})
                     _add(e, self.costs.price({"offchip_byte": wb}))
                     offchip += wb
+                    per_step_offchip = wb
             else:
                 e, t, offchip = self.digital_op(op)
                 place = "digital"
             rows.append({"op": op.name, "kind": op.kind.value, "placement": place,
                          "module": op.module_path, "macs": op.macs, "elements": op.elements,
                          "tiles": m.tiles if m is not None else 0, "time_s": t,
-                         "writes": writes, "offchip_bytes": offchip, "energy": e})
+                         "writes": writes, "offchip_bytes": offchip, "energy": e,
+                         "per_step_energy": per_step, "per_step_offchip_bytes": per_step_offchip})
         return rows
 
     def phase(self, rows: list[dict[str, Any]], scale: float = 1.0, kv_bytes: float = 0.0,
-              decode: bool = False) -> Phase:
-        """Totals over ops, scaled (``1/T`` for a decode step), with latency and throughput."""
+              decode: bool = False, kv_write_bytes: float = 0.0) -> Phase:
+        """Totals over ops, scaled (``1/T`` for a decode step), with latency and throughput.
+
+        ``kv_bytes``: the K/V cache a decode step reads; ``kv_write_bytes``: the K/V cache a
+        prefill writes. Either goes to the buffer if it fits, else off-chip."""
         plan, ph = self.plan, Phase()
         g: Graph = plan.graph
         finish: dict[str, float] = {}
-        digital_time = analog_max = 0.0
-        offchip_bytes = kv_bytes if kv_bytes > self.costs.memory.buffer_bytes else 0.0
+        digital_time = analog_max = dynamic_time = 0.0
+        buf = self.costs.memory.buffer_bytes
+        offchip_bytes = sum(b for b in (kv_bytes, kv_write_bytes) if b > buf)
         for row in rows:
             e, t = row["energy"], row["time_s"]
-            s = scale
-            if decode and row["writes"]:  # dynamic operands are rewritten in full per step
-                prog = e.get("programming", 0.0)
-                e = {k: v * scale for k, v in e.items() if k != "programming"} | {"programming": prog}
-                s = 1.0
-                t_op = t * scale + self.tile.program_time_s() * (1 - scale)
+            if decode:  # per-token work scales by 1/T; weight streams and operand writes do not
+                fixed = row.get("per_step_energy", {})
+                e = {k: (v - fixed.get(k, 0.0)) * scale + fixed.get(k, 0.0) for k, v in e.items()}
+                fixed_off = row.get("per_step_offchip_bytes", 0.0)
+                offchip_bytes += (row["offchip_bytes"] - fixed_off) * scale + fixed_off
+                if row["writes"]:  # dynamic operands are rewritten in full per step
+                    t_op = t * scale + self.tile.program_time_s() * (1 - scale)
+                else:
+                    t_op = t * scale
             else:
+                e = {k: v * scale for k, v in e.items()}
+                offchip_bytes += row["offchip_bytes"] * scale
                 t_op = t * scale
-            _add(ph.energy, e, s)
+            _add(ph.energy, e)
             ph.macs += row["macs"] * scale
             start = max((finish[p] for p in g.predecessors(row["op"]) if p in finish), default=0.0)
             finish[row["op"]] = start + t_op
             if row["placement"] == "digital":
                 digital_time += t_op
+            elif row["writes"]:
+                # analog dynamic matmuls share one pool of tiles (the largest operand's,
+                # see place_on_chips), so they run one after another in every period
+                dynamic_time += t_op
             else:
                 analog_max = max(analog_max, t_op)
-            offchip_bytes += row["offchip_bytes"] * scale
-            ph.rows.append(row | {"time_s": t_op, "scale": scale})
+            ph.rows.append(row | {"time_s": t_op, "scale": scale, "energy": e})
         latency = max(finish.values(), default=0.0)
-        if kv_bytes:  # K/V cache read of a decode step (buffer if it fits, else off-chip)
-            level = "offchip_byte" if kv_bytes > self.costs.memory.buffer_bytes else "sram_byte"
-            _add(ph.energy, self.costs.price({level: kv_bytes}))
+        for b in (kv_bytes, kv_write_bytes):  # K/V cache traffic (buffer if it fits, else off-chip)
+            if b:
+                _add(ph.energy, self.costs.price({"offchip_byte" if b > buf else "sram_byte": b}))
         offchip_time = offchip_bytes / self.costs.memory.offchip_bandwidth_bps
         latency = max(latency, offchip_time)
         if plan.weight_reloads:
@@ -186,7 +209,7 @@ class CostRollup:
             _add(ph.energy, self.reload_energy(), scale if not decode else 1.0)
             period = latency
         else:
-            period = max(analog_max, digital_time, offchip_time, 1e-30)
+            period = max(analog_max, dynamic_time, digital_time, offchip_time, 1e-30)
         ph.latency_s = latency
         ph.throughput_per_s = 1.0 / period if latency > 0 else 0.0
         ph.energy["static"] += self.static_power_w() * (period if latency > 0 else 0.0)
