@@ -11,7 +11,7 @@ Time: the tiles of one op work in parallel, its vectors one after the other, so 
 ``vectors x pass_time`` (+ operand writes); one inference is the critical path through the
 graph. With all weights resident each op has its own tiles and the layers pipeline, so the
 throughput is set by the slowest stage (the slowest op, the shared digital units or the
-off-chip link; analog dynamic matmuls share one pool of tiles, so their times add); with
+off-chip link; analog dynamic matmuls share one pool of tiles, so their tile-times add); with
 weight reloads nothing pipelines. Static power is charged over the
 steady-state time per inference, ``1 / throughput``.
 
@@ -74,6 +74,7 @@ class CostRollup:
         self.in_bytes = math.ceil(self.hw.input_bits / 8)
         self.out_bytes = math.ceil(self.hw.output_bits / 8)
         self._pass_cache: dict[tuple[int, int], tuple[dict[str, float], float]] = {}
+        self._dynamic_pool = max((m.tiles for m in plan.analog if m.kind is OpKind.MATMUL), default=0)
 
     # -- per op ----------------------------------------------------------------------
     def _pass(self, r: int, c: int) -> tuple[dict[str, float], float]:
@@ -193,8 +194,8 @@ class CostRollup:
                 digital_time += t_op
             elif row["writes"]:
                 # analog dynamic matmuls share one pool of tiles (the largest operand's,
-                # see place_on_chips), so they run one after another in every period
-                dynamic_time += t_op
+                # see place_on_chips): each period needs their tile-time on that pool
+                dynamic_time += t_op * row["tiles"] / max(self._dynamic_pool, 1)
             else:
                 analog_max = max(analog_max, t_op)
             ph.rows.append(row | {"time_s": t_op, "scale": scale, "energy": e})
