@@ -140,6 +140,10 @@ OVERRIDE_ALIASES: dict[str, tuple[str, str]] = {
 _REQUIRED = {"hardware": ("name",), "tile": ("family", "rows", "cols"), "chip": ("tiles_per_chip",)}
 
 
+#: quantities for which zero is meaningless (and would price below the physical floor)
+_STRICTLY_POSITIVE = {("freespace", "photons_per_mac"): "zero photons carry no signal"}
+
+
 @dataclass(frozen=True)
 class Quantity:
     """A validated constant: SI value plus what the file said (value, unit, source)."""
@@ -221,6 +225,8 @@ def _check_quantity(where: str, section: str, key: str, dim: str, v: Any) -> Qua
         raise _err(where, section, key, f"a unit of {dim}", v["unit"])
     if val < 0 and dim not in ("decibel",):
         raise _err(where, section, key, f"a non-negative {dim}", val)
+    if val == 0 and (section, key) in _STRICTLY_POSITIVE:
+        raise _err(where, section, key, f"a positive {dim} ({_STRICTLY_POSITIVE[section, key]})", val)
     if dim == "ratio" and val * factor > 1e6:
         raise _err(where, section, key, "a ratio", val)
     return Quantity(si=float(val) * factor, value=float(val), unit=str(v["unit"]), source=str(v["source"]))
@@ -381,8 +387,8 @@ def load(name_or_path: str | Path = DEFAULT_PRESET, **overrides: Any) -> Hardwar
         >>> import hw_models
         >>> hw_models.load("pcm-hermes", adc_bits=6).output_bits
         6
-        >>> hw_models.load("mzi", **{"mzi.settle_time": "5 us"}).params["mzi"]["settle_time"].si
-        5e-06
+        >>> round(hw_models.load("mzi", **{"mzi.settle_time": "5 us"}).params["mzi"]["settle_time"].si * 1e6, 9)
+        5.0
     """
     if isinstance(name_or_path, Hardware):
         if overrides:

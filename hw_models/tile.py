@@ -12,7 +12,7 @@ Example::
     >>> import hw_models
     >>> tm = hw_models.tile_model(hw_models.load("pcm-hermes"))
     >>> acts = tm.actions_per_pass(256, 256)
-    >>> energy = sum(n * sum(tm.unit_energy[a].values()) for a, n in acts.items())
+    >>> energy = sum(n * sum(tm.unit_energy.get(a, {}).values()) for a, n in acts.items())
     >>> 5e-9 < energy < 30e-9
     True
 """

@@ -122,3 +122,8 @@ def test_hw_text():
         assert name in text
     show = hw_models.hw_show_text("pcm-hermes")
     assert "[adc]" in show and "Khaddam-Aljameh" in show and "pJ" in show
+
+
+def test_zero_photons_per_mac_is_rejected():
+    with pytest.raises(hw_models.HardwareConfigError, match=r"photons_per_mac: expected a positive count"):
+        hw_models.load("freespace", photons_per_mac=0)

@@ -167,9 +167,9 @@ def estimate(plan: Any, *, costs: Any = None) -> Report:
 
     Example::
 
-        >>> import analogc                                   # doctest: +SKIP
-        >>> rep = analogc.estimate(analogc.compile(analogc.trace("gpt2"), hw="pcm-hermes"))
-        >>> sum(rep.breakdown.values()) == rep.summary["energy_j"]
+        >>> import analogc
+        >>> rep = analogc.estimate(analogc.compile(analogc.trace("mlp"), hw="pcm-hermes"))
+        >>> abs(sum(rep.breakdown.values()) - rep.summary["energy_j"]) < 1e-12 * rep.summary["energy_j"]
         True
     """
     from hw_models.pricing import HardwareCosts
