@@ -55,9 +55,9 @@ def calibrate(analog_model: nn.Module, batches: Iterable[Any] | Any, *, input_pe
     saved = []
     for m in layers:
         m._calib = {"percentile": input_percentile}
-        saved.append((m.out_noise, m.read_noise, m.adc_levels))
-        m.out_noise = m.read_noise = 0.0  # observe noiseless partial sums
-        m.adc_levels = None
+        saved.append((m.out_noise, m.read_noise, m.adc_levels, m.photons_per_mac))
+        m.out_noise = m.read_noise = 0.0  # observe noiseless partial sums (no free-space shot noise)
+        m.adc_levels = m.photons_per_mac = None
     was_training = analog_model.training
     analog_model.eval()
     try:
@@ -71,10 +71,10 @@ def calibrate(analog_model: nn.Module, batches: Iterable[Any] | Any, *, input_pe
                                    f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     finally:
         out = {}
-        for m, (on, rn, al) in zip(layers, saved):
+        for m, (on, rn, al, ppm) in zip(layers, saved):
             c = m._calib or {}
             m._calib = None
-            m.out_noise, m.read_noise, m.adc_levels = on, rn, al
+            m.out_noise, m.read_noise, m.adc_levels, m.photons_per_mac = on, rn, al, ppm
             if "input_max" in c:
                 m.input_range.data.fill_(max(c["input_max"], 1e-12))
                 if m.range_mode == "dynamic":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import types
 import warnings
 import zlib
 from typing import Any
@@ -320,8 +321,13 @@ class AnalogMatmul:
         self.gen = torch.Generator().manual_seed(seed)
         self.pool = pool
 
-    @torch.no_grad()
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
+            return _MatmulFn.apply(a, b, self)
+        return self._run(a, b)
+
+    @torch.no_grad()
+    def _run(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
             raise AnalogcError(f"matmul in {self.name or 'model'}: operand contains NaN or inf")
         K = b.shape[-2]
@@ -341,12 +347,29 @@ class AnalogMatmul:
             sl = slice(t * self.rows, min(K, (t + 1) * self.rows))
             yt = torch.matmul(aq[..., sl], bn[..., sl, :])
             if self.out_noise:
-                yt = yt + self.out_noise * Lx * self.pool.take(yt.numel(), self.gen).view(yt.shape)
+                yt = yt + self.out_noise * Lx * self.pool.take(yt.numel(), self.gen, yt.dtype).view(yt.shape)
             if self.adc:
                 step = self.adc_range * Lx / self.adc
                 yt = torch.clamp(yt / step, -self.adc, self.adc).round_() * step
             y = yt if y is None else y + yt
         return y * (ar / Lx) * bs
+
+
+class _MatmulFn(torch.autograd.Function):
+    """a @ b through the tiles; backward straight-through: the gradients of the digital a @ b
+    (as for static weights), reduced over broadcast batch dimensions."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor, mm: AnalogMatmul) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(a, b)
+        return mm._run(a, b)
+
+    @staticmethod
+    def backward(ctx, gy: torch.Tensor):  # type: ignore[override]
+        a, b = ctx.saved_tensors
+        ga = torch.matmul(gy, b.transpose(-2, -1)).sum_to_size(a.shape) if ctx.needs_input_grad[0] else None
+        gb = torch.matmul(a.transpose(-2, -1), gy).sum_to_size(b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb, None
 
 
 class _MatmulMode(TorchFunctionMode):
@@ -378,7 +401,7 @@ class _MatmulMode(TorchFunctionMode):
         sc = scale if scale is not None else 1.0 / math.sqrt(q.shape[-1])
         att = self.mm(q, k.transpose(-2, -1)) * sc
         if is_causal:
-            causal = torch.ones(L, S, dtype=torch.bool, device=q.device).tril(diagonal=S - L)
+            causal = torch.ones(L, S, dtype=torch.bool, device=q.device).tril()  # top-left, as torch
             att = att.masked_fill(~causal, float("-inf"))
         if attn_mask is not None:
             att = att.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else att + attn_mask
@@ -389,10 +412,14 @@ class _MatmulMode(TorchFunctionMode):
 
 
 def _wrap_matmul(module: nn.Module, mm: AnalogMatmul) -> None:
-    orig = module.forward
+    """Run ``module`` with its matmuls on ``mm``. The original forward and the new one are bound
+    methods of the module (no closure over it), so that a deepcopy of the deployed model runs
+    its own submodules and its own AnalogMatmul."""
     module._analogc_matmul = mm  # type: ignore[attr-defined]
+    module._analogc_forward = module.forward  # type: ignore[attr-defined]
+    module.forward = types.MethodType(_forward_with_analog_matmul, module)  # type: ignore[method-assign]
 
-    def forward(*args, **kwargs):
-        with _MatmulMode(mm):
-            return orig(*args, **kwargs)
-    module.forward = forward  # type: ignore[method-assign]
+
+def _forward_with_analog_matmul(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    with _MatmulMode(self._analogc_matmul):
+        return self._analogc_forward(*args, **kwargs)

@@ -74,13 +74,17 @@ class NoisePool:
         self.exact = exact
         self.pool = torch.empty(0)
 
-    def take(self, n: int, gen: torch.Generator) -> torch.Tensor:
+    def take(self, n: int, gen: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """n draws in ``dtype`` (drawn in float32 whatever the dtype, so that a float64 or float16
+        model gets the same draws as its float32 original)."""
         if self.exact or n > self.MAX // 2:
-            return torch.randn(n, generator=gen)
-        if self.pool.numel() < 2 * n:
-            self.pool = torch.randn(min(self.MAX, max(2 * n, 1 << 20)), generator=self.gen)
-        off = int(torch.randint(0, self.pool.numel() - n + 1, (1,), generator=gen))
-        return self.pool[off:off + n]
+            z = torch.randn(n, generator=gen)
+        else:
+            if self.pool.numel() < 2 * n:
+                self.pool = torch.randn(min(self.MAX, max(2 * n, 1 << 20)), generator=self.gen)
+            off = int(torch.randint(0, self.pool.numel() - n + 1, (1,), generator=gen))
+            z = self.pool[off:off + n]
+        return z if dtype == torch.float32 else z.to(dtype)
 
 
 def _row_tile_gemms(y: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows: int,
@@ -110,13 +114,16 @@ class _AnalogFn(torch.autograd.Function):
         ctx.layer = layer
         ctx.r = r
         ctx.amax = amax
-        ctx.save_for_backward(x, in_range)
+        # r is kept as a float, not saved: a dynamic range is refreshed in place by the next
+        # forward, which may run before this backward (two batches, a shared layer)
+        ctx.r_shape, ctx.r_dtype = in_range.shape, in_range.dtype
+        ctx.save_for_backward(x)
         return y
 
     @staticmethod
     def backward(ctx, gy: torch.Tensor):  # type: ignore[override]
         layer: AnalogMVM = ctx.layer
-        x, in_range = ctx.saved_tensors
+        x, = ctx.saved_tensors
         r = ctx.r
         w_dev, col_scale, factor = layer._programmed_dev()
         gx = gw = gr = None
@@ -131,10 +138,10 @@ class _AnalogFn(torch.autograd.Function):
             g = torch.matmul(gy, w_real.transpose(1, 2))  # [G, M, K]
             if outside is not None:
                 if ctx.needs_input_grad[2]:
-                    gr = (g[outside] * torch.sign(x[outside])).sum().reshape(in_range.shape)
+                    gr = (g[outside] * torch.sign(x[outside])).sum().reshape(ctx.r_shape).to(ctx.r_dtype)
                 g.masked_fill_(outside, 0)
             elif ctx.needs_input_grad[2]:
-                gr = torch.zeros_like(in_range)
+                gr = torch.zeros(ctx.r_shape, dtype=ctx.r_dtype)
             gx = g if ctx.needs_input_grad[0] else None
         if ctx.needs_input_grad[1]:
             xh = x.clamp(-r, r) if outside is not None else x
@@ -209,6 +216,17 @@ class AnalogMVM(nn.Module):
         self._col_scale: torch.Tensor | None = None
         self._slice_sig: torch.Tensor | None = None  # per-pass: significance of each bit slice [S]
         self._calib: dict[str, float] | None = None  # set by calibrate()
+
+    # -- state_dict ---------------------------------------------------------------------
+    def get_extra_state(self) -> dict[str, str]:
+        """Saved in the state_dict next to ``input_range``: whether that range is refreshed per
+        batch (``dynamic``) or fixed (``static``, e.g. calibrated), so that a loaded model uses it."""
+        return {"input_range_mode": self.range_mode}
+
+    def set_extra_state(self, state: Any) -> None:
+        mode = state.get("input_range_mode") if isinstance(state, dict) else None
+        if mode is not None and self.range_mode != "learned":  # a learned range stays a parameter
+            self.range_mode = "dynamic" if mode == "dynamic" else "static"
 
     # -- programming --------------------------------------------------------------------
     def _canonical_weight(self) -> torch.Tensor:
@@ -342,8 +360,8 @@ class AnalogMVM(nn.Module):
             raise AnalogcError(f"layer {self.name}: input contains NaN or inf")
         if self._calib is not None:
             self._observe_input(x, amax)
-        if self.dac_levels is not None and self.range_mode == "dynamic" and self._calib is None:
-            self.input_range.fill_(max(amax, 1e-12))
+        if self.range_mode == "dynamic" and self._calib is None:  # also without a DAC: the range
+            self.input_range.fill_(max(amax, 1e-12))  # is the unit of output noise and ADC range
         _STATE.in_mvm = True
         try:
             if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
@@ -371,18 +389,21 @@ class AnalogMVM(nn.Module):
         step = float(self.adc_range) * (Lx or 1) / La if adc else 1.0
         w_dev, col_scale, _ = self._programmed_dev(step)  # tile outputs come out in ADC LSBs
         # 1. DAC: integer codes
+        shot = self.family == "freespace" and bool(self.photons_per_mac)
+        noisy = bool(self.out_noise) or bool(self.read_noise) or shot
         if Lx is not None:
             r = max(r, 1e-12)
             xq = torch.mul(x, Lx / r).clamp_(-Lx, Lx).round_()
             unit = r / Lx
-        else:
+        elif noisy or adc:  # no DAC: inputs still normalised by the input range (noise, ADC units)
+            r = max(r, 1e-12)
+            xq, unit, Lx = torch.mul(x, 1.0 / r), r, 1.0
+        else:  # ideal: nothing depends on the unit
             xq, unit, Lx = x, 1.0, 1.0
         out_scale = col_scale * (unit * step)  # [G, N]
         rtf = K // R  # full row tiles; a last partial tile of K - rtf*R rows
         part = K - rtf * R
-        shot = self.family == "freespace" and bool(self.photons_per_mac)
         beta = self.out_noise * Lx / step  # output noise in LSB units
-        noisy = bool(beta) or bool(self.read_noise) or shot
         out = torch.empty(G, M, N, dtype=x.dtype)
         ch = max(1, min(M, self.CHUNK_ELEMENTS // max(1, RT * N)))
         buf = torch.empty(RT, ch, N, dtype=x.dtype)
@@ -393,7 +414,7 @@ class AnalogMVM(nn.Module):
                 mc = m1 - m0
                 xc = xq[g, m0:m1]
                 y = buf[:, :mc]
-                z = self.pool.take(RT * mc * N, self.gen).view(RT, mc, N) if noisy else None
+                z = self.pool.take(RT * mc * N, self.gen, x.dtype).view(RT, mc, N) if noisy else None
                 if z is not None and (self.read_noise or shot):
                     z = z * self._noise_std(xc, w_dev[g], Lx, step, rtf, part)
                     b = 1.0
@@ -425,12 +446,12 @@ class AnalogMVM(nn.Module):
         Lx, La = self.dac_levels, self.adc_levels
         calib = self._calib is not None
         adc = La is not None and not calib
+        r = max(r, 1e-12)
         if Lx is not None:  # 1. DAC codes
-            r = max(r, 1e-12)
             xq = torch.mul(x, Lx / r).clamp_(-Lx, Lx).round_()
             unit = r / Lx
-        else:
-            xq, unit = x, 1.0
+        else:  # no DAC: inputs normalised by the input range, unquantized
+            xq, unit = torch.mul(x, 1.0 / r), r
         B = self.input_planes
         if B > 1:  # two's complement: plane b weighs 2^b, the top plane -2^(B-1)
             cb = torch.tensor([2.0 ** b for b in range(B - 1)] + [-(2.0 ** (B - 1))], dtype=x.dtype)
@@ -462,7 +483,7 @@ class AnalogMVM(nn.Module):
                     xp = xc
                 rows = B * mc
                 y = buf[:, :rows]
-                z = self.pool.take(RT * rows * SN, self.gen).view(RT, rows, SN) if noisy else None
+                z = self.pool.take(RT * rows * SN, self.gen, x.dtype).view(RT, rows, SN) if noisy else None
                 if z is not None and self.read_noise:
                     z = z * self._pass_noise_std(xp, Lp, step)
                     b = 1.0
