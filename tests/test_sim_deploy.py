@@ -298,3 +298,33 @@ def test_bare_layer_is_deployed():
     ideal = analogc.deploy(lin, "ideal", seed=0, example_inputs=(x,))
     with torch.no_grad():
         torch.testing.assert_close(ideal(x), lin(x), rtol=1e-5, atol=1e-5)
+
+
+def test_functional_products_warn_and_run_digitally():
+    """An mvm written in forward() (F.linear with a parameter) has no layer to swap: the
+    rest of the model is deployed, that op runs digitally and the warning names it."""
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.v = nn.Parameter(torch.randn(16, 8))
+            self.head = nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.head(torch.nn.functional.linear(x, self.v))
+
+    torch.manual_seed(0)
+    m, x = Functional(), torch.randn(4, 8)
+    with pytest.warns(UserWarning, match=r"1 mvm op\(s\) computed inside forward\(\).*linear in Functional"):
+        a = deploy(m, "ideal", seed=0, example_inputs=(x,))
+    assert [type(l).__name__ for l in analog_layers(a)] == ["AnalogMVM"]  # the head only
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), m(x), rtol=1e-5, atol=1e-5)
+
+
+def test_deploying_a_deployed_model_is_refused():
+    m = nn.Sequential(nn.Linear(8, 4))
+    x = torch.randn(2, 8)
+    plan = analogc.compile(analogc.trace(m, (x,)), hw="ideal")
+    a = deploy(m, plan, seed=0)
+    with pytest.raises(AnalogcError, match="already deployed"):
+        deploy(a, plan, seed=0)

@@ -206,6 +206,7 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
     # draws are keyed by the op's position among the plan's mvm ops, not by module name, so a
     # model and its ONNX export (other module names, same ops) get the same chip for one seed
     n_mvm = 0
+    functional: list[str] = []
     for op in plan.graph.ops():
         m = plan.mappings.get(op.name)
         if m is None:
@@ -221,9 +222,13 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
                                f"(was the plan compiled for a different model?)")
         mod = modules[path]
         mk = _kind_of(mod)
-        if mk is None:
-            raise AnalogcError(f"plan op {op.name}: module {path!r} is a {type(mod).__name__}, expected a "
-                               f"Linear, Conv1D, Conv1d or Conv2d")
+        if isinstance(mod, AnalogMVM):
+            raise AnalogcError(f"plan op {op.name}: module {path!r} is already deployed on analog tiles; "
+                               f"deploy the original (digital) model")
+        if mk is None:  # a product written in forward() (F.linear(x, self.w)): no layer to swap
+            functional.append(f"{op.name} in {path or type(mod).__name__}")
+            n_mvm += 1
+            continue
         g, k, n = _canonical_shape(mod, mk)
         if (k, n) != (op.in_features, op.out_features) or g != op.groups:
             raise AnalogcError(f"plan op {op.name}: module {path!r} has weight K x N = {k} x {n} (groups {g}), "
@@ -234,6 +239,10 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
             continue
         replaced[path] = AnalogMVM(mod, mk, m, hw, noise, _layer_seed(seed, key), pool, path, opts)
         replaced[path].seed_key = key
+    if functional:
+        warnings.warn(f"deploy: {len(functional)} mvm op(s) computed inside forward() have no Linear/Conv "
+                      f"module to put on tiles and run digitally: {', '.join(functional[:20])}"
+                      f"{' ...' if len(functional) > 20 else ''}", stacklevel=2)
     uncovered = [p for p, mod in modules.items() if _kind_of(mod) and p not in covered]
     if uncovered:
         warnings.warn(f"deploy: {len(uncovered)} weight layer(s) not in the plan run digitally: "
