@@ -228,3 +228,35 @@ def test_prefill_writes_the_kv_cache_that_decode_reads():
     enc = estimate(analogc.compile(g, hw="pcm-hermes"))
     assert dec.summary["kv_cache_bytes"] == kv
     assert dec.summary["prefill_energy_j"] - enc.summary["energy_j"] == pytest.approx(kv * 160e-12, rel=1e-6)
+
+
+def test_views_and_weight_transforms_cost_nothing():
+    """A reshape between two layers moves no data and a transpose of a weight is done when
+    the tiles are programmed: neither adds energy or time per inference; a real copy does."""
+    import torch
+    from torch import nn
+
+    import analogc
+
+    class Net(nn.Module):
+        def __init__(self, extra):
+            super().__init__()
+            self.a, self.b, self.extra = nn.Linear(16, 32), nn.Linear(32, 4), extra
+            self.w = nn.Parameter(torch.randn(4, 32))
+
+        def forward(self, x):
+            h = self.a(x)
+            if self.extra == "view":
+                h = h.view(8, 2, 16).view(8, 32)
+            elif self.extra == "copy":
+                h = torch.cat([h[:, :16], h[:, 16:]], dim=1)
+            return self.b(h) + h @ self.w.t()
+
+    x = torch.randn(8, 16)
+    e = {k: analogc.estimate(analogc.compile(analogc.trace(Net(k), (x,)), hw="pcm-hermes"))
+         for k in (None, "view", "copy")}
+    g = analogc.trace(Net("view"), (x,))
+    assert sum(1 for o in g.ops() if o.meta.get("view")) >= 2
+    assert any(o.meta.get("weight_prep") for o in g.ops())  # the transpose of self.w
+    assert e["view"].summary["energy_j"] == pytest.approx(e[None].summary["energy_j"], rel=1e-12)
+    assert e["copy"].summary["energy_j"] > e[None].summary["energy_j"]

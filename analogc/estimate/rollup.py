@@ -118,7 +118,11 @@ class CostRollup:
 
     def digital_op(self, op: Op) -> tuple[dict[str, float], float, float]:
         """Every output element is read once and written once. An embedding reads its rows
-        from the off-chip table and writes them to the buffer; other ops stay in the buffer."""
+        from the off-chip table and writes them to the buffer; other ops stay in the buffer.
+        Views (reshape, transpose of a strided tensor…) and transforms of a weight cost nothing
+        per inference."""
+        if op.meta.get("view") or op.meta.get("weight_prep"):
+            return {}, 0.0, 0.0  # a view moves no data; weight transforms happen at programming
         ops = op.elements * ops_per_element(op.kind.value, op.target)
         once = op.elements * _ACT_BYTES_DIGITAL
         offchip = once if op.kind is OpKind.EMBEDDING else 0.0

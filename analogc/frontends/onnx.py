@@ -67,6 +67,9 @@ _DATA_MOVEMENT = frozenset({"Reshape", "Transpose", "Concat", "Slice", "Gather",
                             "Flatten", "Tile", "Pad", "Range", "Dropout", "DepthToSpace",
                             "SpaceToDepth", "Resize", "Upsample", "EyeLike", "OneHot"})
 _PRODUCTS = frozenset({"MatMul", "Gemm", "Conv", "ConvTranspose"})
+#: ops that only reinterpret a tensor (metadata, no data moved): ``Op.meta["view"]``
+_VIEWS = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Shape", "Size",
+                    "Constant", "Dropout"})
 
 
 # -- public API -------------------------------------------------------------------------
@@ -371,6 +374,10 @@ def _make_op(node: onnx.NodeProto, index: int, name: str, tensors: _Tensors,
     meta = {"onnx_index": index, "onnx_inputs": list(node.input),
             "onnx_outputs": list(node.output)}
     meta.update(fields.pop("meta", {}))
+    if node.op_type in _VIEWS:
+        meta["view"] = True
+    if node.output and node.output[0] in tensors.static_root and kind is not OpKind.MVM:
+        meta["weight_prep"] = True  # transforms a weight: done once when the tiles are programmed
     return Op(name=name, kind=kind, target=_target(node), input_shapes=input_shapes,
               output_shape=out_shape, elements=math.prod(out_shape),
               module_type=node.op_type, meta=meta, **fields)

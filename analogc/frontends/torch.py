@@ -59,6 +59,11 @@ _DATA_MOVEMENT = {"view", "reshape", "_unsafe_view", "permute", "transpose", "t"
                   "unflatten", "as_strided", "type_as", "view_as", "expand_as", "reshape_as",
                   "tensor_split", "pixel_shuffle", "upsample_nearest2d", "unfold", "one_hot",
                   "lift", "_unsafe_index", "sym_size", "sym_numel", "item", "dim"}
+#: ops that only reinterpret a tensor's metadata (no data moved): ``Op.meta["view"]``
+_VIEWS = {"view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "unsqueeze",
+          "squeeze", "alias", "detach", "slice", "select", "getitem", "split", "split_with_sizes",
+          "chunk", "unbind", "flatten", "unflatten", "as_strided", "view_as", "expand_as",
+          "narrow", "movedim", "sym_size", "sym_numel", "dim", "dropout"}
 #: nodes that only check metadata; they have no output and do no work
 _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for_size",
            "_assert_async", "sym_constrain_range", "_functional_assert_async"}
@@ -164,7 +169,12 @@ class _Classifier:
             elif p in _SDPA:
                 self._sdpa(node)
             else:
-                self._add(node, self._base(node, _kind_of(p)))
+                meta = {}
+                if p in _VIEWS:
+                    meta["view"] = True
+                if node.name in self.static:  # transforms a weight: done once at programming
+                    meta["weight_prep"] = True
+                self._add(node, self._base(node, _kind_of(p), meta=meta))
         return self.graph
 
     def _linear(self, node: fx.Node, p: str) -> None:
