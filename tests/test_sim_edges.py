@@ -184,3 +184,35 @@ def test_two_forwards_before_one_backward():
     m2 = mlp()
     (m2(x).sum() + m2(2 * x).sum()).backward()
     assert torch.allclose(am[0].weight.grad, m2[0].weight.grad, atol=1e-4)
+
+
+def test_learned_range_that_turns_negative_acts_as_its_magnitude():
+    """The input range is symmetric: a learned range pushed below zero by an optimizer step
+    must act as |r| (not clip everything to one code), with the gradient sign following."""
+    import analogc
+    from analogc.sim import analog_layers
+
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(16, 8))
+    x = torch.randn(32, 16)
+    a = analogc.deploy(m, "pcm-hermes", seed=0, calibration=[x], input_range_mode="learned")
+    layer = analog_layers(a)[0]
+    from analogc.sim import reseed
+    with torch.no_grad():
+        reseed(a, 0)  # the same noise draws for both calls
+        y_pos = a(x)
+        layer.input_range.mul_(-1)
+        reseed(a, 0)
+        y_neg = a(x)
+    assert torch.equal(y_pos, y_neg)
+    with torch.no_grad():
+        layer.input_range.mul_(-0.5)  # positive, half: now inputs clip
+    reseed(a, 0)
+    a(x).square().sum().backward()
+    g_pos = float(layer.input_range.grad)
+    layer.input_range.grad = None
+    with torch.no_grad():
+        layer.input_range.mul_(-1)
+    reseed(a, 0)
+    a(x).square().sum().backward()
+    assert float(layer.input_range.grad) == pytest.approx(-g_pos, rel=1e-5) and g_pos != 0

@@ -109,10 +109,12 @@ class _AnalogFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, in_range: torch.Tensor,  # type: ignore[override]
                 layer: "AnalogMVM", amax: float) -> torch.Tensor:
-        r = float(in_range)
+        raw = float(in_range)
+        r = abs(raw)  # the range is symmetric: a learned value that steps below 0 keeps working
         y = layer._run(x, r)
         ctx.layer = layer
         ctx.r = r
+        ctx.r_sign = -1.0 if raw < 0 else 1.0
         ctx.amax = amax
         # r is kept as a float, not saved: a dynamic range is refreshed in place by the next
         # forward, which may run before this backward (two batches, a shared layer)
@@ -138,7 +140,8 @@ class _AnalogFn(torch.autograd.Function):
             g = torch.matmul(gy, w_real.transpose(1, 2))  # [G, M, K]
             if outside is not None:
                 if ctx.needs_input_grad[2]:
-                    gr = (g[outside] * torch.sign(x[outside])).sum().reshape(ctx.r_shape).to(ctx.r_dtype)
+                    gr = (ctx.r_sign * (g[outside] * torch.sign(x[outside])).sum()
+                          ).reshape(ctx.r_shape).to(ctx.r_dtype)
                 g.masked_fill_(outside, 0)
             elif ctx.needs_input_grad[2]:
                 gr = torch.zeros(ctx.r_shape, dtype=ctx.r_dtype)
@@ -369,7 +372,7 @@ class AnalogMVM(nn.Module):
                 y = _AnalogFn.apply(x, self.weight, self.input_range, self, amax)
                 return y if bias is None else y + bias
             with torch.no_grad():  # the bias is added in the accumulation pass
-                return self._run(x, float(self.input_range), bias)
+                return self._run(x, abs(float(self.input_range)), bias)
         finally:
             _STATE.in_mvm = False
 
