@@ -124,10 +124,13 @@ def main() -> None:
     med = lambda v: statistics.median(v)  # noqa: E731
     print(f"768->3072->768 MLP, batch {args.batch}, 8-bit DAC/ADC, out_noise 0.04, 512-row tiles, "
           f"{torch.get_num_threads()} threads, median of {args.reps}")
-    print(f"{'':12s} {'inference ms':>13s} {'x torch':>8s} {'train step ms':>14s} {'x torch':>8s}")
+    print(f"{'':14s} {'inference ms':>13s} {'x torch':>8s} {'(min)':>6s} {'train step ms':>14s} "
+          f"{'x torch':>8s} {'(min)':>6s}")
     for k in inf:
-        print(f"{k:12s} {med(ti[k]) * 1e3:13.1f} {med(ti[k]) / med(ti['torch']):8.2f} "
-              f"{med(tt[k]) * 1e3:14.1f} {med(tt[k]) / med(tt['torch']):8.2f}")
+        print(f"{k:14s} {med(ti[k]) * 1e3:13.1f} {med(ti[k]) / med(ti['torch']):8.2f} "
+              f"{min(ti[k]) / min(ti['torch']):6.2f} {med(tt[k]) * 1e3:14.1f} "
+              f"{med(tt[k]) / med(tt['torch']):8.2f} {min(tt[k]) / min(tt['torch']):6.2f}")
+    print("(x torch: ratio of medians; (min): ratio of fastest runs, less sensitive to other load)")
     if "lightning" in inf:
         print(f"analogc / aihwkit-lightning: inference {med(ti['analogc']) / med(ti['lightning']):.2f}x, "
               f"training step {med(tt['analogc']) / med(tt['lightning']):.2f}x  ({lname})")
