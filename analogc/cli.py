@@ -10,7 +10,6 @@ A user mistake prints one line ``error: ...`` and exits with status 2.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import os
@@ -66,8 +65,6 @@ def layer_type(module_path: str | None, kind: str) -> str:
 
 def plan_table(plan: Any) -> Any:
     """Per-layer-type rows of a plan: count, MACs, tiles and utilization (a DataFrame)."""
-    import pandas as pd
-
     df = plan.to_dataframe()
     if df.empty:
         return df
@@ -153,7 +150,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     plans = [analogc.compile(graph, hw=h, digital=args.digital or (), **overrides)
              for h in (args.hw or [None])]
     reports = _estimate_all(plans)
-    out_text = io.StringIO() if args.format != "table" else None
     if args.format == "table":
         con = _console()
         _print_graph(graph, con)
@@ -172,7 +168,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         written = _write_outputs(Path(args.out), graph, plans, reports)
         if args.format == "table":
             print(f"wrote {', '.join(str(w) for w in written)}")
-    del out_text
     return 0
 
 

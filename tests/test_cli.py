@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import torch
 
 import analogc

@@ -1,5 +1,4 @@
 """deploy(): ideal equivalence, determinism, noise statistics at the tile, training, bad input."""
-import warnings
 
 import pytest
 import torch

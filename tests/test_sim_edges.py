@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import analogc
-from analogc.sim import AnalogMatmul, NoisePool, analog_layers, calibrate, deploy
+from analogc.sim import AnalogMatmul, NoisePool, analog_layers, deploy
 from analogc.sim.deploy import _MatmulMode
 from hw_models.base import ChipSpec, Hardware, TileSpec
 from hw_models.noise import noise_params

@@ -11,7 +11,7 @@ Llama 2 7B (Touvron et al. 2023), Llama 3 8B/70B (Meta, "The Llama 3 Herd of Mod
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn

@@ -517,7 +517,7 @@ class AnalogMVM(nn.Module):
 
     def _noise_std(self, xc: torch.Tensor, w: torch.Tensor, Lx: float, step: float, rtf: int, part: int) -> torch.Tensor:
         """Per-element noise std [RT, m, N or 1] in LSB units for read noise / shot noise."""
-        R, mc = self.rows, xc.shape[0]
+        R = self.rows
         xs = xc
         w = w * step  # back to the normalised weight
         if self.family == "freespace" and self.photons_per_mac:
