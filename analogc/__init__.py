@@ -40,6 +40,8 @@ def trace(model: Any, example_inputs: Any = None, *, seq_len: int | None = None,
     if isinstance(model, str):
         if model.endswith(".onnx") or (os.path.sep in model and ":" not in model):
             return load_onnx(model, dims=dims)
+        if zoo.is_scaled_spec(model):  # "gpt-scaled:d=4096,L=48,T=2048"
+            return zoo.trace(model, seq_len=seq_len, batch=batch)
         if ":" in model:
             model = load_factory(model)
         else:
@@ -115,6 +117,13 @@ def estimate(plan: Plan, **kw: Any) -> Any:
     return _estimate(plan, **kw)
 
 
+def sweep(models: Any, hws: Any, **kw: Any) -> Any:
+    """Energy, latency, area of models × hardware, with baseline ratios (see :mod:`analogc.sweep`)."""
+    from analogc.sweep import sweep as _sweep
+
+    return _sweep(models, hws, **kw)
+
+
 def deploy(model: Any, hw_or_plan: Any = None, **kw: Any) -> Any:
     """Run a plan as a noisy analog torch model (see :mod:`analogc.sim`)."""
     from analogc.sim import deploy as _deploy
@@ -130,4 +139,4 @@ def calibrate(analog_model: Any, batches: Any, **kw: Any) -> Any:
 
 
 __all__ = ["AnalogcError", "Graph", "Op", "OpKind", "Plan", "TileMapping", "calibrate",
-           "compile", "deploy", "estimate", "load_factory", "load_onnx", "trace"]
+           "compile", "deploy", "estimate", "load_factory", "load_onnx", "sweep", "trace"]

@@ -89,7 +89,7 @@ def _load_graph(model: str, seq_len: int | None, batch: int, dims: str | None = 
         return analogc.load_onnx(model, dims=_parse_dims(dims))
     if dims:
         raise analogc.AnalogcError("--dims: only ONNX files have symbolic dimensions to bind")
-    if ":" in model:
+    if ":" in model and not model.startswith("gpt-scaled:"):
         obj = analogc.load_factory(model)
         if isinstance(obj, tuple):
             return analogc.trace(obj[0], obj[1], name=model)
@@ -304,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_optional_commands(sub: Any) -> None:
     """Subcommands contributed by other parts of the package (hardware, deploy)."""
     for mod_name, adders in (("analogc.estimate.cli_commands", ("add_hw_parser",)),
-                             ("analogc.sim.cli_commands", ("add_evaluate_parser", "add_tradeoff_parser"))):
+                             ("analogc.sim.cli_commands", ("add_evaluate_parser", "add_tradeoff_parser")),
+                             ("analogc.sweep", ("add_sweep_parser",))):
         try:
             mod = __import__(mod_name, fromlist=["_"])
         except ImportError:

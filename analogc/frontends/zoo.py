@@ -185,6 +185,8 @@ def trace(name: str, seq_len: int | None = None, batch: int = 1) -> Graph:
     """Trace zoo model ``name`` on the meta device; transformers trace one block and repeat it."""
     from analogc.frontends.torch import trace_module
 
+    if is_scaled_spec(name):
+        return trace_scaled(name, seq_len, batch)
     e = get(name)
     inputs = example_inputs(name, seq_len, batch)
     if e.family in _BLOCKS:
@@ -240,3 +242,102 @@ def hf_meta(model: nn.Module, inputs: Any) -> dict[str, Any]:
         name.endswith("ForCausalLM") or name.endswith("LMHeadModel") or bool(c.get("is_decoder")))
     n_layers = c.get("num_hidden_layers") or c.get("n_layer") or 0
     return shape_meta(c, inputs, decoder, int(n_layers))
+
+
+# -- scaled GPT-2-style decoders ---------------------------------------------------------
+#: prefix of a zoo-style name for :func:`scaled_transformer`: ``gpt-scaled:d=4096,L=48,T=2048``
+SCALED_PREFIX = "gpt-scaled:"
+_SCALED_KEYS = {"d": "d_model", "L": "n_layers", "T": "seq_len", "ff": "d_ff", "H": "n_heads",
+                "V": "vocab"}
+_SCALED_DEFAULT_T = 1024  # GPT-2's context, when neither the spec nor seq_len gives one
+
+
+def is_scaled_spec(name: Any) -> bool:
+    """True for ``gpt-scaled:...`` names (parsed by :func:`parse_scaled_spec`)."""
+    return isinstance(name, str) and name.startswith(SCALED_PREFIX)
+
+
+def parse_scaled_spec(spec: str) -> dict[str, int]:
+    """``"gpt-scaled:d=4096,L=48,T=2048"`` -> ``{"d_model": 4096, "n_layers": 48, "seq_len": 2048}``.
+
+    Keys: ``d`` (d_model), ``L`` (layers), ``T`` (tokens, optional), ``ff`` (d_ff, default
+    4·d), ``H`` (heads, default d/128), ``V`` (vocabulary, default 50257). A bad spec raises
+    one-line :class:`AnalogcError` naming the field.
+    """
+    body = spec[len(SCALED_PREFIX):] if is_scaled_spec(spec) else spec
+    out: dict[str, int] = {}
+    for part in (p.strip() for p in body.split(",")):
+        if not part:
+            continue
+        k, sep, v = part.partition("=")
+        k, v = k.strip(), v.strip()
+        if not sep or k not in _SCALED_KEYS:
+            raise AnalogcError(f"model {spec!r}: unknown field {k!r}; expected "
+                               f"{', '.join(f'{x}=INT' for x in _SCALED_KEYS)} (e.g. "
+                               f"{SCALED_PREFIX}d=4096,L=48,T=2048)")
+        try:
+            n = int(float(v)) if ("e" in v.lower() and float(v).is_integer()) else int(v)
+        except ValueError:
+            raise AnalogcError(f"model {spec!r}: {k}: expected a positive integer, got {v!r}") from None
+        if n < 1:
+            raise AnalogcError(f"model {spec!r}: {k}: expected a positive integer, got {v!r}")
+        out[_SCALED_KEYS[k]] = n
+    for k in ("d", "L"):
+        if _SCALED_KEYS[k] not in out:
+            raise AnalogcError(f"model {spec!r}: {k}: missing (e.g. {SCALED_PREFIX}d=4096,L=48,T=2048)")
+    return out
+
+
+def scaled_name(d_model: int, n_layers: int, seq_len: int) -> str:
+    return f"gpt-d{d_model}-L{n_layers}-T{seq_len}"
+
+
+def scaled_transformer(d_model: int, n_layers: int, seq_len: int, *, d_ff: int | None = None,
+                       n_heads: int | None = None, vocab: int = 50257, batch: int = 1) -> Graph:
+    """A GPT-2-style decoder of any size, traced on the meta device (one block, repeated).
+
+    ``d_ff`` defaults to 4·d and ``n_heads`` to d/128 (head dim 128; one head below d = 128),
+    as in the scaling studies of Anderson et al. (arXiv 2302.10360), whose largest models
+    reach 10^19 MACs per inference. MACs: 12·L·d²·T + 2·L·T²·d (attention) + T·d·vocab
+    (LM head) for d_ff = 4·d and batch 1.
+
+    Example::
+
+        >>> g = scaled_transformer(256, 2, 16)
+        >>> g.name, g.summary()["macs"] == 12*2*256**2*16 + 2*2*16**2*256 + 16*256*50257
+        ('gpt-d256-L2-T16', True)
+    """
+    import transformers as tf
+
+    from analogc.frontends.torch import trace_module
+
+    for f, v in (("d_model", d_model), ("n_layers", n_layers), ("seq_len", seq_len),
+                 ("vocab", vocab), ("batch", batch)):
+        _check_positive(f, v)
+    d_ff = 4 * d_model if d_ff is None else d_ff
+    _check_positive("d_ff", d_ff)
+    if n_heads is None:
+        n_heads = d_model // 128 if d_model % 128 == 0 else 1
+    _check_positive("n_heads", n_heads)
+    if d_model % n_heads:
+        raise AnalogcError(f"n_heads: must divide d_model={d_model}, got {n_heads}")
+    config = dict(vocab_size=vocab, n_positions=seq_len, n_embd=d_model, n_layer=n_layers,
+                  n_head=n_heads, n_inner=d_ff)
+    cfg = tf.GPT2Config(**dict(config, n_layer=1))
+    cfg._attn_implementation = "eager"
+    name = scaled_name(d_model, n_layers, seq_len)
+    with torch.device("meta"):
+        one = tf.GPT2LMHeadModel(cfg).eval()
+    inputs = {"input_ids": torch.zeros(batch, seq_len, dtype=torch.long, device="meta")}
+    block = block_path(one)
+    g = repeat_block(trace_module(one, inputs, name=name), block, n_layers, block)
+    g.source = f"zoo:{SCALED_PREFIX}d={d_model},L={n_layers},T={seq_len}"
+    g.meta.update({"zoo": name, "family": "gpt2", **shape_meta(config, inputs, True, n_layers)})
+    return g
+
+
+def trace_scaled(spec: str, seq_len: int | None = None, batch: int = 1) -> Graph:
+    """Trace a ``gpt-scaled:...`` name; ``T`` in the spec wins over ``seq_len``."""
+    kw = parse_scaled_spec(spec)
+    T = kw.pop("seq_len", None) or seq_len or _SCALED_DEFAULT_T
+    return scaled_transformer(kw.pop("d_model"), kw.pop("n_layers"), T, batch=batch, **kw)
