@@ -7,24 +7,7 @@ from torch import nn
 import analogc
 from analogc.errors import AnalogcError
 from analogc.sim import analog_layers, calibrate, deploy, reseed, set_drift_time
-from hw_models.base import ChipSpec, Hardware, TileSpec
-
-
-def hw(model="ideal", rows=16, cols=8, family="crossbar", bits=8, dyn="digital", **noise):
-    tile = TileSpec(family, rows, cols, weight_bits=8, cell_bits=8, devices_per_cell=2,
-                    dynamic_operands=dyn == "analog")
-    return Hardware(name=model, tile=tile, chip=ChipSpec(1024), input_bits=bits, output_bits=bits,
-                    dynamic_matmul=dyn, params={"noise": {"model": model, **noise}})
-
-
-def plan_for(model, inputs, h):
-    ex = inputs if isinstance(inputs, (tuple, dict)) else (inputs,)
-    return analogc.compile(analogc.trace(model, ex), hw=h)
-
-
-def mlp():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(40, 70), nn.ReLU(), nn.Linear(70, 10)).eval()
+from sim_helpers import hw, mlp, plan_for
 
 
 def cnn():
