@@ -63,7 +63,9 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "drift_nu_std": ([-0.0125, -0.0059, 0.008, 0.045], _NANDAKUMAR + "; nu_std = a ln(g/gmax)+b clipped [lo, hi]"),
         "read_1f": ([0.0088, 0.65, 0.2], _NANDAKUMAR + "; Q_s = min(c/(g/gmax)^e, max)"),
         "t_read_s": (250e-9, _NANDAKUMAR + " (t_read of the 1/f fit)"),
-        "read_noise": (0.0175, _RASCH),
+        "read_noise": (0.0175, _RASCH + "; applied here in the additive form sigma_r * ||x|| per tile "
+                       "output, whereas PCM_READ scales it with sqrt(sum |w| x^2) <= ||x||: this is the "
+                       "pessimistic (upper) bound of that model"),
         "out_noise": (0.04, _RASCH),
         "adc_range": (10.0, _RASCH),
         "drift_compensation": (True, "global drift compensation, Joshi et al. Nat. Commun. 11:2473 (2020)"),
