@@ -218,8 +218,8 @@ def _write_outputs(out: Path, graph: Any, plans: list[Any], reports: list[Any]) 
 def _print_graph(graph: Any, con: Any) -> None:
     s = graph.summary()
     con.print(f"[bold]{graph.name}[/bold] ({graph.source}) — {s['ops']} ops: "
-              f"{s['mvm_count']} MVM ({_eng(s['macs_mvm'])}MAC, {_eng(s['params'])} weights), "
-              f"{s['matmul_count']} dynamic matmul ({_eng(s['macs_matmul'])}MAC)")
+              f"{s['mvm_count']} MVM ({_eng(s['macs_mvm'], 'MAC')}, {_eng(s['params'])} weights), "
+              f"{s['matmul_count']} dynamic matmul ({_eng(s['macs_matmul'], 'MAC')})")
     meta = graph.meta
     if meta.get("seq_len"):
         con.print(f"  batch {meta.get('batch', 1)}, sequence {meta['seq_len']} tokens")
@@ -233,7 +233,8 @@ def _print_plan(plan: Any, con: Any) -> None:
     t = hw.tile
     title = (f"{hw.name}: {t.family} tiles {t.rows}×{t.cols}, {t.weight_bits}-bit weights in "
              f"{t.slices} slice(s) of {t.cell_bits}-bit cells, dynamic matmul {hw.dynamic_matmul}")
-    tab = Table(title=title, title_justify="left")
+    con.print(f"[bold]{title}[/bold]")
+    tab = Table()
     for col, just in (("layer type", "left"), ("kind", "left"), ("where", "left"), ("ops", "right"),
                       ("MACs", "right"), ("tiles", "right"), ("util.", "right")):
         tab.add_column(col, justify=just)
@@ -253,7 +254,7 @@ def _print_plan(plan: Any, con: Any) -> None:
     tab.add_row("total", "", "", str(len(plan.graph)), _eng(s["macs_analog"] + s["macs_digital_matmul"]),
                 str(s["tiles"]), f"{s['utilization']:.0%}")
     con.print(tab)
-    con.print(f"  {s['analog_ops']} ops on analog tiles ({_eng(s['macs_analog'])}MAC), "
+    con.print(f"  {s['analog_ops']} ops on analog tiles ({_eng(s['macs_analog'], 'MAC')}), "
               f"{s['digital_ops']} digital; {s['tiles']} tiles on {s['chips']} chip(s) of "
               f"{hw.chip.tiles_per_chip} tiles" + (f" (needs {s['chips_needed']})" if s['chips'] != s['chips_needed'] else ""))
     for n in plan.notes:
