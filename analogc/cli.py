@@ -89,7 +89,9 @@ def _load_graph(model: str, seq_len: int | None, batch: int, dims: str | None = 
         return analogc.load_onnx(model, dims=_parse_dims(dims))
     if dims:
         raise analogc.AnalogcError("--dims: only ONNX files have symbolic dimensions to bind")
-    if ":" in model and not model.startswith("gpt-scaled:"):
+    from analogc.frontends import zoo
+
+    if ":" in model and not zoo.is_scaled_spec(model):
         obj = analogc.load_factory(model)
         if isinstance(obj, tuple):
             return analogc.trace(obj[0], obj[1], name=model)
