@@ -151,14 +151,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     overrides = _parse_overrides(args.set)
     plans = [analogc.compile(graph, hw=h, digital=args.digital or (), **overrides)
              for h in (args.hw or [None])]
-    reports = _estimate_all(plans)
+    reports = [analogc.estimate(p) for p in plans]
     if args.format == "table":
+        from analogc.estimate import render
+
         con = _console()
         _print_graph(graph, con)
         for plan in plans:
             _print_plan(plan, con)
-        if reports:
-            _render_reports(reports, con)
+        render(reports, con)
     elif args.format == "csv":
         import pandas as pd
 
@@ -173,30 +174,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _estimate_all(plans: list[Any]) -> list[Any]:
-    """Price every plan when the estimator is available (None entries otherwise)."""
-    try:
-        from analogc.estimate import estimate
-    except ImportError:
-        return []
-    return [estimate(p) for p in plans]
-
-
-def _render_reports(reports: list[Any], con: Any) -> None:
-    from analogc import estimate as est
-
-    render = getattr(est, "render", None)
-    if render is not None:
-        render(reports, con)
-
-
 def _json_doc(graph: Any, plans: list[Any], reports: list[Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {"model": graph.summary(), "plans": []}
     for i, p in enumerate(plans):
-        entry = {"summary": p.summary(), "layers": plan_table(p).to_dict(orient="records")}
-        if reports and hasattr(reports[i], "to_dict"):
-            entry["estimate"] = reports[i].to_dict()
-        doc["plans"].append(entry)
+        doc["plans"].append({"summary": p.summary(), "layers": plan_table(p).to_dict(orient="records"),
+                             "estimate": reports[i].to_dict()})
     return doc
 
 
@@ -208,12 +190,9 @@ def _write_outputs(out: Path, graph: Any, plans: list[Any], reports: list[Any]) 
         written.append(write_atomic(out / f"{stem}_layers.csv", plan_table(p).to_csv(index=False)))
     written.append(write_atomic(out / f"{safe_name(graph.name)}_report.json",
                                 json.dumps(_json_doc(graph, plans, reports), indent=2, default=str)))
-    if reports:
-        from analogc import estimate as est
+    from analogc.estimate import write_reports
 
-        writer = getattr(est, "write_reports", None)
-        if writer is not None:
-            written += [Path(w) for w in (writer(reports, out) or [])]
+    written += [Path(w) for w in (write_reports(reports, out) or [])]
     return written
 
 
@@ -305,18 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub: Any) -> None:
-    """Subcommands contributed by other parts of the package (hardware, deploy)."""
-    for mod_name, adders in (("analogc.estimate.cli_commands", ("add_hw_parser",)),
-                             ("analogc.sim.cli_commands", ("add_evaluate_parser", "add_tradeoff_parser")),
-                             ("analogc.sweep", ("add_sweep_parser",))):
-        try:
-            mod = __import__(mod_name, fromlist=["_"])
-        except ImportError:
-            continue
-        for name in adders:
-            fn = getattr(mod, name, None)
-            if fn is not None:
-                fn(sub)
+    """Subcommands that live beside the code they drive (hardware, deploy, sweeps)."""
+    from analogc.estimate.cli_commands import add_hw_parser
+    from analogc.sim.cli_commands import add_evaluate_parser, add_tradeoff_parser
+    from analogc.sweep import add_sweep_parser
+
+    for add in (add_hw_parser, add_evaluate_parser, add_tradeoff_parser, add_sweep_parser):
+        add(sub)
 
 
 def _quiet_libraries() -> None:
@@ -331,6 +305,7 @@ def _quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from analogc.errors import AnalogcError
+    from hw_models import HardwareConfigError
 
     warnings.filterwarnings("ignore")
     _quiet_libraries()
@@ -344,11 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AnalogcError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except ValueError as e:  # hw_models configuration errors are ValueErrors with one line
-        if type(e).__module__.startswith("hw_models") or "hw_models" in type(e).__module__:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        raise
+    except HardwareConfigError as e:  # a bad preset file or value: one line, like the rest
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except FileNotFoundError as e:
         print(f"error: {e.filename or e}: no such file", file=sys.stderr)
         return 2
