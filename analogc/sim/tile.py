@@ -99,6 +99,13 @@ def _row_tile_gemms(y: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows: int
             torch.mm(xs, wt, out=y[t])
 
 
+def _chunks(groups: int, rows: int, chunk: int):
+    """(group, first row, end row) of every chunk of ``chunk`` input rows, group by group."""
+    for g in range(groups):
+        for m0 in range(0, rows, chunk):
+            yield g, m0, min(rows, m0 + chunk)
+
+
 def _levels(bits: int | None) -> int | None:
     return None if bits is None else max(1, 2 ** (bits - 1) - 1)
 
@@ -410,33 +417,29 @@ class AnalogMVM(nn.Module):
         out = torch.empty(G, M, N, dtype=x.dtype)
         ch = max(1, min(M, self.CHUNK_ELEMENTS // max(1, RT * N)))
         buf = torch.empty(RT, ch, N, dtype=x.dtype)
-        for g in range(G):
-            s = out_scale[g]
-            for m0 in range(0, M, ch):
-                m1 = min(M, m0 + ch)
-                mc = m1 - m0
-                xc = xq[g, m0:m1]
-                y = buf[:, :mc]
-                z = self.pool.take(RT * mc * N, self.gen, x.dtype).view(RT, mc, N) if noisy else None
-                if z is not None and (self.read_noise or shot):
-                    z = z * self._noise_std(xc, w_dev[g], Lx, step, rtf, part)
-                    b = 1.0
-                else:
-                    b = beta
-                _row_tile_gemms(y, xc, w_dev[g], R, z, b)  # 2. tiles
-                if calib:
-                    self._observe_tile_outputs(y, Lx)
-                if adc:  # 3. ADC per tile (values already in LSBs): clip and round in place
-                    # (two passes over a cache-resident chunk; fake_quantize_per_tensor_affine
-                    # computes the same but measured ~30x slower on CPU)
-                    y.clamp_(-La, La).round_()
-                o = out[g, m0:m1]  # 4. digital accumulation of the row tiles, scaled back
-                if RT == 1:
-                    torch.mul(y[0], s, out=o)
-                else:
-                    torch.sum(y, 0, out=o).mul_(s)
-                if bias is not None:
-                    o.add_(bias)
+        for g, m0, m1 in _chunks(G, M, ch):
+            s, mc, xc = out_scale[g], m1 - m0, xq[g, m0:m1]
+            y = buf[:, :mc]
+            z = self.pool.take(RT * mc * N, self.gen, x.dtype).view(RT, mc, N) if noisy else None
+            if z is not None and (self.read_noise or shot):
+                z = z * self._noise_std(xc, w_dev[g], Lx, step, rtf, part)
+                b = 1.0
+            else:
+                b = beta
+            _row_tile_gemms(y, xc, w_dev[g], R, z, b)  # 2. tiles
+            if calib:
+                self._observe_tile_outputs(y, Lx)
+            if adc:  # 3. ADC per tile (values already in LSBs): clip and round in place
+                # (two in-place passes; fake_quantize_per_tensor_affine computes the same but
+                # measured ~30x slower on CPU)
+                y.clamp_(-La, La).round_()
+            o = out[g, m0:m1]  # 4. digital accumulation of the row tiles, scaled back
+            if RT == 1:
+                torch.mul(y[0], s, out=o)
+            else:
+                torch.sum(y, 0, out=o).mul_(s)
+            if bias is not None:
+                o.add_(bias)
         return out
 
     @torch.no_grad()
@@ -473,38 +476,34 @@ class AnalogMVM(nn.Module):
         out = torch.empty(G, M, N, dtype=x.dtype)
         ch = max(1, min(M, self.CHUNK_ELEMENTS // max(1, RT * B * SN)))
         buf = torch.empty(RT, B * ch, SN, dtype=x.dtype)
-        for g in range(G):
-            s = out_scale[g]
-            for m0 in range(0, M, ch):
-                m1 = min(M, m0 + ch)
-                mc = m1 - m0
-                xc = xq[g, m0:m1]
-                if B > 1:  # bit planes [B*mc, K] of the two's-complement codes
-                    code = xc.to(torch.int32).bitwise_and_((1 << B) - 1)
-                    xp = (code.unsqueeze(0) >> shifts).bitwise_and_(1).to(x.dtype).view(B * mc, K)
-                else:
-                    xp = xc
-                rows = B * mc
-                y = buf[:, :rows]
-                z = self.pool.take(RT * rows * SN, self.gen, x.dtype).view(RT, rows, SN) if noisy else None
-                if z is not None and self.read_noise:
-                    z = z * self._pass_noise_std(xp, Lp, step)
-                    b = 1.0
-                else:
-                    b = beta
-                _row_tile_gemms(y, xp, w_dev[g], R, z, b)  # 2. all planes and slices of a tile at once
-                if calib:
-                    self._observe_tile_outputs(y, Lp)
-                if adc:  # 3. ADC per pass
-                    y.clamp_(-La, La).round_()
-                ys = y[0] if RT == 1 else torch.sum(y, 0)  # 4. digital: row tiles,
-                if B > 1:  # input bit planes,
-                    ys = torch.matmul(cb.view(1, B), ys.view(B, mc * SN))
-                ys = torch.matmul(sig.view(1, S), ys.view(mc, S, N))  # bit slices
-                o = out[g, m0:m1]
-                torch.mul(ys.view(mc, N), s, out=o)
-                if bias is not None:
-                    o.add_(bias)
+        for g, m0, m1 in _chunks(G, M, ch):
+            s, mc, xc = out_scale[g], m1 - m0, xq[g, m0:m1]
+            if B > 1:  # bit planes [B*mc, K] of the two's-complement codes
+                code = xc.to(torch.int32).bitwise_and_((1 << B) - 1)
+                xp = (code.unsqueeze(0) >> shifts).bitwise_and_(1).to(x.dtype).view(B * mc, K)
+            else:
+                xp = xc
+            rows = B * mc
+            y = buf[:, :rows]
+            z = self.pool.take(RT * rows * SN, self.gen, x.dtype).view(RT, rows, SN) if noisy else None
+            if z is not None and self.read_noise:
+                z = z * self._pass_noise_std(xp, Lp, step)
+                b = 1.0
+            else:
+                b = beta
+            _row_tile_gemms(y, xp, w_dev[g], R, z, b)  # 2. all planes and slices of a tile at once
+            if calib:
+                self._observe_tile_outputs(y, Lp)
+            if adc:  # 3. ADC per pass
+                y.clamp_(-La, La).round_()
+            ys = y[0] if RT == 1 else torch.sum(y, 0)  # 4. digital: row tiles,
+            if B > 1:  # input bit planes,
+                ys = torch.matmul(cb.view(1, B), ys.view(B, mc * SN))
+            ys = torch.matmul(sig.view(1, S), ys.view(mc, S, N))  # bit slices
+            o = out[g, m0:m1]
+            torch.mul(ys.view(mc, N), s, out=o)
+            if bias is not None:
+                o.add_(bias)
         return out
 
     def _pass_noise_std(self, xp: torch.Tensor, Lp: float, step: float) -> torch.Tensor:
