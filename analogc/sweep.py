@@ -234,16 +234,7 @@ def add_sweep_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
-# ``analogc.sweep`` is both this module and the function ``analogc.sweep(models, hws)``:
-# importing the module makes ``analogc.sweep`` the module, so the module is callable
-# (as ``analogc.estimate`` does).
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
+# ``analogc.sweep(models, hws)`` keeps working once this module is imported
+from analogc._callable import make_callable  # noqa: E402
 
-
-class _CallableModule(_types.ModuleType):
-    def __call__(self, models: Any, hws: Any = DEFAULT_HWS, **kw: Any) -> pd.DataFrame:
-        return sweep(models, hws, **kw)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, sweep)

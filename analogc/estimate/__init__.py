@@ -24,15 +24,7 @@ __all__ = ["COMPONENTS", "CostRollup", "DEFAULT_BASELINES", "Report", "baseline_
            "breakdown_png", "estimate", "fmt_si", "render", "write_reports"]
 
 
-# ``analogc.estimate`` is both this package and the function ``analogc.estimate(plan)``:
-# importing the package makes ``analogc.estimate`` the module, so the module is callable.
-import sys as _sys
-import types as _types
+# ``analogc.estimate(plan)`` keeps working once this package is imported
+from analogc._callable import make_callable  # noqa: E402
 
-
-class _CallableModule(_types.ModuleType):
-    def __call__(self, plan, **kw):
-        return estimate(plan, **kw)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, estimate)
