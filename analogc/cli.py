@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+from analogc.estimate.report import fmt_si
 from analogc.fileio import safe_name, write_atomic
 
 DEFAULT_MODEL = "gpt2"
@@ -37,19 +38,6 @@ def _term_width() -> int:
         return os.get_terminal_size().columns
     except OSError:
         return 120
-
-
-def _eng(x: float, unit: str = "") -> str:
-    """1.23e9 -> '1.23 G' (SI prefixes)."""
-    if x == 0:
-        return f"0 {unit}".strip()
-    prefixes = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"),
-                (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"),
-                (1e-18, "a"), (1e-21, "z")]
-    for scale, p in prefixes:
-        if abs(x) >= scale:
-            return f"{x / scale:.3g} {p}{unit}".strip()
-    return f"{x:.3g} {unit}".strip()
 
 
 # -- layer-type grouping -----------------------------------------------------------------
@@ -199,8 +187,8 @@ def _write_outputs(out: Path, graph: Any, plans: list[Any], reports: list[Any]) 
 def _print_graph(graph: Any, con: Any) -> None:
     s = graph.summary()
     con.print(f"[bold]{graph.name}[/bold] ({graph.source}) — {s['ops']} ops: "
-              f"{s['mvm_count']} MVM ({_eng(s['macs_mvm'], 'MAC')}, {_eng(s['params'])} weights), "
-              f"{s['matmul_count']} dynamic matmul ({_eng(s['macs_matmul'], 'MAC')})")
+              f"{s['mvm_count']} MVM ({fmt_si(s['macs_mvm'], 'MAC')}, {fmt_si(s['params'], '')} weights), "
+              f"{s['matmul_count']} dynamic matmul ({fmt_si(s['macs_matmul'], 'MAC')})")
     meta = graph.meta
     if meta.get("seq_len"):
         con.print(f"  batch {meta.get('batch', 1)}, sequence {meta['seq_len']} tokens")
@@ -225,17 +213,17 @@ def _print_plan(plan: Any, con: Any) -> None:
     digital = df[df["_order"] == 2]
     for r in df[df["_order"] < 2].itertuples():
         util = "" if r.utilization != r.utilization else f"{r.utilization:.0%}"
-        tab.add_row(r.layer_type, r.kind, r.placement, str(r.ops), _eng(r.macs),
+        tab.add_row(r.layer_type, r.kind, r.placement, str(r.ops), fmt_si(r.macs, ''),
                     str(int(r.tiles)) if r.tiles else "", util)
     if len(digital):
         by_kind = digital.groupby("kind").agg(ops=("ops", "sum"), elements=("elements", "sum"))
         for k, r in by_kind.iterrows():
-            tab.add_row(f"({k} ops)", k, "digital", str(int(r.ops)), f"{_eng(r.elements)} el.", "", "")
+            tab.add_row(f"({k} ops)", k, "digital", str(int(r.ops)), f"{fmt_si(r.elements, '')} el.", "", "")
     tab.add_section()
-    tab.add_row("total", "", "", str(len(plan.graph)), _eng(s["macs_analog"] + s["macs_digital_matmul"]),
+    tab.add_row("total", "", "", str(len(plan.graph)), fmt_si(s["macs_analog"] + s["macs_digital_matmul"], ""),
                 str(s["tiles"]), f"{s['utilization']:.0%}")
     con.print(tab)
-    con.print(f"  {s['analog_ops']} ops on analog tiles ({_eng(s['macs_analog'], 'MAC')}), "
+    con.print(f"  {s['analog_ops']} ops on analog tiles ({fmt_si(s['macs_analog'], 'MAC')}), "
               f"{s['digital_ops']} digital; {s['tiles']} tiles on {s['chips']} chip(s) of "
               f"{hw.chip.tiles_per_chip} tiles" + (f" (needs {s['chips_needed']})" if s['chips'] != s['chips_needed'] else ""))
     for n in plan.notes:

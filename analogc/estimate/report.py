@@ -150,14 +150,14 @@ def _jsonable(o: Any) -> Any:
 
 
 def fmt_si(v: float, unit: str) -> str:
-    """1.2e-12, 'J' -> '1.2 pJ'."""
+    """1.2e-12, 'J' -> '1.2 pJ'; 1.5e14, 'MAC' -> '150 TMAC'; no unit -> '1.5 G'."""
     if v == 0 or not math.isfinite(v):
-        return f"{v:g} {unit}"
+        return f"{v:g} {unit}".strip()
     exp = int(math.floor(math.log10(abs(v)) / 3) * 3)
-    exp = max(-24, min(exp, 12))
+    exp = max(-24, min(exp, 18))
     prefix = {-24: "y", -21: "z", -18: "a", -15: "f", -12: "p", -9: "n", -6: "u", -3: "m", 0: "",
-              3: "k", 6: "M", 9: "G", 12: "T"}[exp]
-    return f"{v / 10 ** exp:.3g} {prefix}{unit}"
+              3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}[exp]
+    return f"{v / 10 ** exp:.3g} {prefix}{unit}".strip()
 
 
 # ---------------------------------------------------------------------------------------
