@@ -83,9 +83,7 @@ def _resolve_plan(model: nn.Module, hw_or_plan: Any, example_inputs: Any, calibr
     if ex is None:
         raise AnalogcError("deploy: a hardware name needs example_inputs= (or calibration=) to trace the model; "
                            "or pass a Plan from analogc.compile")
-    if isinstance(ex, torch.Tensor):
-        ex = (ex,)
-    graph = analogc.trace(model, ex)
+    graph = analogc.trace(model, ex)  # a tensor, a tuple or a dict, as trace takes them
     return analogc.compile(graph, hw=hw_or_plan)
 
 

@@ -112,8 +112,7 @@ def tradeoff(model: nn.Module, hw: str, vary: str, batches: Sequence[Any], *, se
 
     name, values = parse_vary(vary)
     batches = list(batches)
-    ex = batches[0] if isinstance(batches[0], (tuple, dict)) else (batches[0],)
-    graph = analogc.trace(model, ex)
+    graph = analogc.trace(model, batches[0])  # a tensor, a tuple or a dict, as trace takes them
     rows = []
     for v in values:
         try:
