@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from analogc.estimate.report import fmt_si
+from analogc.estimate.render import fmt_si
 from analogc.fileio import safe_name, write_atomic
 
 DEFAULT_MODEL = "gpt2"

@@ -171,7 +171,7 @@ def sweep_png(df: pd.DataFrame) -> bytes:
 def _table(df: pd.DataFrame) -> Any:
     from rich.table import Table
 
-    from analogc.estimate.report import fmt_si
+    from analogc.estimate.render import fmt_si
 
     bases = _baselines(df)
     tab = Table(title="analogc sweep: energy per inference and per MAC vs model size",

@@ -1,4 +1,8 @@
-"""Cost roll-up: a Plan priced by ``hw_models`` into a :class:`Report`.
+"""The estimator: a Plan priced by ``hw_models`` into a :class:`Report`.
+
+``rollup`` counts a plan's actions and prices them, ``report`` holds :class:`Report` and
+:func:`estimate`, ``baseline`` prices the same graph on the digital baselines, ``render``
+prints and writes reports.
 
 Example::
 
@@ -8,17 +12,12 @@ Example::
     rep = estimate(plan)
     rep.summary["tops_per_w"], rep.breakdown, rep.compare("h100")
 """
-from analogc.estimate.report import (
-    DEFAULT_BASELINES,
-    Report,
-    baseline_estimate,
-    breakdown_png,
-    estimate,
-    fmt_si,
-    render,
-    write_reports,
-)
-from analogc.estimate.rollup import COMPONENTS, CostRollup
+from hw_models.tile import COMPONENTS
+
+from analogc.estimate.baseline import DEFAULT_BASELINES, baseline_estimate
+from analogc.estimate.render import breakdown_png, fmt_si, render, write_reports
+from analogc.estimate.report import Report, estimate
+from analogc.estimate.rollup import CostRollup
 
 __all__ = ["COMPONENTS", "CostRollup", "DEFAULT_BASELINES", "Report", "baseline_estimate",
            "breakdown_png", "estimate", "fmt_si", "render", "write_reports"]

@@ -54,7 +54,7 @@ def _costs_text(name: str, **overrides: Any) -> str:
     import hw_models
     from hw_models.pricing import HardwareCosts
 
-    from analogc.estimate.report import fmt_si
+    from analogc.estimate.render import fmt_si
 
     hw = hw_models.load(name, **overrides)
     c = HardwareCosts(hw)

@@ -28,10 +28,10 @@ from typing import Any
 
 from hw_models.digital import ops_per_element
 from hw_models.pricing import HardwareCosts
+from hw_models.tile import COMPONENTS
 
 from analogc.ir import Graph, Op, OpKind
 
-COMPONENTS = ("dac", "adc", "array", "optical", "laser", "static", "memory", "digital", "programming")
 _ACT_BYTES_DIGITAL = 2  # fp16 activations in the digital units and buffers
 
 
