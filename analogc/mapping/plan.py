@@ -1,5 +1,5 @@
 """Plan: which op runs where. Built by :func:`analogc.mapping.compile`, read by the
-estimator and by deploy."""
+estimator (``analogc.estimate(plan)``) and by deploy."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -115,12 +115,6 @@ class Plan:
             "macs_analog": sum(m.macs for m in an),
             "macs_digital_matmul": sum(m.macs for m in self.mappings.values() if m.placement == "digital"),
         }
-
-    def estimate(self) -> Any:
-        """Price this plan: :func:`analogc.estimate.estimate` (energy, latency, area, Report)."""
-        from analogc.estimate import estimate
-
-        return estimate(self)
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per op: kind, placement, shapes, MACs, tiles, utilization, module path."""
