@@ -67,10 +67,9 @@ def _graph(model: Any, seq_len: int | None) -> Any:
 def _tile_overrides(graph: Any, hw: Any) -> dict[str, int]:
     """rows/cols that hold the model's largest weight matrix on one tile (one optical unit
     per layer, Anderson et al.'s assumption), for free-space hardware only."""
-    import hw_models
+    from analogc.hardware import resolve_hw
 
-    h = hw if not isinstance(hw, str) else hw_models.load(hw)
-    if getattr(h.tile, "family", None) != "freespace":
+    if getattr(resolve_hw(hw).tile, "family", None) != "freespace":
         return {}
     from analogc.ir import OpKind
 

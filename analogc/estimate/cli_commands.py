@@ -51,12 +51,12 @@ def cmd_hw(args: argparse.Namespace) -> int:
 
 def _costs_text(name: str, **overrides: Any) -> str:
     """Derived unit costs (SI -> readable) of an analog preset."""
-    import hw_models
     from hw_models.pricing import HardwareCosts
 
     from analogc.estimate.render import fmt_si
+    from analogc.hardware import resolve_hw
 
-    hw = hw_models.load(name, **overrides)
+    hw = resolve_hw(name, **overrides)
     c = HardwareCosts(hw)
     t = hw.tile
     lines = ["# derived unit costs"]

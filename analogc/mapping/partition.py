@@ -9,27 +9,9 @@ import re
 from typing import Any, Iterable
 
 from analogc.errors import AnalogcError
+from analogc.hardware import resolve_hw
 from analogc.ir import Graph, Op, OpKind
 from analogc.mapping.plan import Plan, TileMapping
-
-
-def resolve_hw(hw: Any = None, **overrides: Any) -> Any:
-    """A ``hw_models.Hardware`` from a preset name, a hardware file path or an object."""
-    import hw_models
-
-    if hw is None:
-        hw = hw_models.DEFAULT_PRESET
-    if isinstance(hw, hw_models.Hardware):
-        if overrides:
-            raise AnalogcError("hardware overrides need a preset name or file, not a Hardware object")
-        return hw
-    if isinstance(hw, str):
-        try:
-            return hw_models.load(hw, **overrides)
-        except (ValueError, FileNotFoundError, KeyError) as e:
-            raise AnalogcError(str(e).splitlines()[0] if str(e) else repr(e)) from None
-    raise AnalogcError(f"hw: expected a preset name, a hardware file or a hw_models.Hardware, "
-                       f"got {type(hw).__name__}")
 
 
 def partition_mvm(op: Op, hw: Any, placement: str = "analog") -> TileMapping:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from analogc.errors import AnalogcError
+from analogc.hardware import resolve_hw
 from analogc.sim.calibrate import calibrate, run_batch
 from analogc.sim.deploy import deploy, reseed, set_drift_time
 
@@ -108,18 +109,13 @@ def tradeoff(model: nn.Module, hw: str, vary: str, batches: Sequence[Any], *, se
     a preset override (``adc_bits``, ``dac_bits``, ``rows``, ``photons_per_mac``…), so the cost
     model and the noise model see the same number."""
     import analogc
-    import hw_models
 
     name, values = parse_vary(vary)
     batches = list(batches)
     graph = analogc.trace(model, batches[0])  # a tensor, a tuple or a dict, as trace takes them
     rows = []
     for v in values:
-        try:
-            h = hw_models.load(hw, **{name: v})
-        except ValueError as e:
-            raise AnalogcError(str(e).splitlines()[0]) from None
-        plan = analogc.compile(graph, hw=h)
+        plan = analogc.compile(graph, hw=resolve_hw(hw, **{name: v}))
         energy = float(analogc.estimate(plan).summary["energy_j"])
         metric = (lambda m: accuracy(m, batches, labels)) if labels is not None else None
         mc = monte_carlo(model, plan, batches, metric=metric, seeds=seeds, **options)[0]
