@@ -61,7 +61,7 @@ class ZooEntry:
 
 
 _GPT2 = dict(vocab_size=50257, n_positions=1024)
-_LLAMA3 = dict(vocab_size=128256, rope_theta=500000.0, max_position_embeddings=8192)
+_LLAMA3 = dict(vocab_size=128256, rope_theta=500000.0, max_position_embeddings=8192, rms_norm_eps=1e-5)
 
 ZOO: dict[str, ZooEntry] = {e.name: e for e in [
     ZooEntry("gpt2", "gpt2", "GPT-2 small, 124M", dict(_GPT2, n_layer=12, n_embd=768, n_head=12), 1024),
@@ -78,7 +78,7 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in [
              num_attention_heads=12, intermediate_size=3072, image_size=224, patch_size=16), 0),
     ZooEntry("llama-2-7b", "llama", "Llama 2 7B", dict(hidden_size=4096, intermediate_size=11008,
              num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
-             vocab_size=32000, max_position_embeddings=4096), 2048),
+             vocab_size=32000, max_position_embeddings=4096, rms_norm_eps=1e-5), 2048),
     ZooEntry("llama-3-8b", "llama", "Llama 3 8B", dict(_LLAMA3, hidden_size=4096, intermediate_size=14336,
              num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8), 2048),
     ZooEntry("llama-3-70b", "llama", "Llama 3 70B", dict(_LLAMA3, hidden_size=8192, intermediate_size=28672,
