@@ -17,7 +17,9 @@ from torch import nn
 
 from analogc.errors import AnalogcError
 from analogc.frontends import onnx as onnx_frontend
-from analogc.frontends.onnx import load_onnx, onnx_mvm_modules, onnx_to_torch
+from analogc.frontends.onnx import load_onnx
+from analogc.sim import onnx_model
+from analogc.sim.onnx_model import onnx_mvm_modules, onnx_to_torch
 from analogc.ir import OpKind
 
 # -- models -----------------------------------------------------------------------------
@@ -500,7 +502,7 @@ def test_onnx_to_torch_with_external_data(exported, tmp_path):
 @needs_onnx2torch
 def test_torchvision_placeholder_is_removed_and_raises_clearly():
     had_torchvision = "torchvision" in sys.modules
-    onnx_frontend._import_onnx2torch()
+    onnx_model._import_onnx2torch()
     assert ("torchvision" in sys.modules) == had_torchvision
     if had_torchvision:
         pytest.skip("a real torchvision is installed")

@@ -8,7 +8,7 @@ from torch import nn
 import analogc
 from analogc.sim import reseed
 
-# onnx2torch is imported through analogc.frontends.onnx (it needs a torchvision stand-in)
+# onnx2torch is imported through analogc.sim.onnx_model (it needs a torchvision stand-in)
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnx2torch") is None,
                                 reason="onnx2torch not installed (scripts/install.sh installs it)")
 

@@ -1,4 +1,5 @@
-"""ONNX frontend: an ``.onnx`` file -> :class:`analogc.ir.Graph` (and -> torch for deploy).
+"""ONNX frontend: an ``.onnx`` file -> :class:`analogc.ir.Graph`. (A runnable torch model of
+the same file, for deploy, is :func:`analogc.sim.onnx_model.onnx_to_torch`.)
 
 Shapes come from ONNX shape inference (with data propagation). Every node becomes one
 :class:`~analogc.ir.Op`; edges follow tensor producers and consumers. Products with a static
@@ -11,32 +12,23 @@ an unbound one is an :class:`~analogc.errors.AnalogcError` naming the node and t
 from __future__ import annotations
 
 import ast
-import contextlib
-import importlib
-import importlib.machinery
-import importlib.util
 import math
 import os
 import re
-import sys
 import tempfile
-import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import onnx
 import onnx.external_data_helper
-import onnx.numpy_helper
-import onnx.version_converter
 from onnx import shape_inference
 
-from analogc.errors import AnalogcError
+from analogc.errors import AnalogcError, first_line
 from analogc.ir import Graph, Op, OpKind
 
 _PROTOBUF_LIMIT = 2**31 - 1  # protobuf cannot serialise a message of 2 GiB or more
 _INLINE_BYTES = 1 << 16  # external initializers up to this size are read for shape inference
-_ONNX2TORCH_OPSET = 17  # newest opset onnx2torch 1.5 converts for every op it supports
 
 # -- classification tables (op_type -> kind); anything unlisted is ``other`` ----------------
 _WEIGHT_HELPERS = frozenset({"Transpose", "Cast", "Reshape", "Identity", "Unsqueeze",
@@ -89,7 +81,7 @@ def load_onnx(path: str | os.PathLike, dims: Mapping[str, int] | None = None) ->
         [(op.name, op.in_features, op.out_features) for op in g.ops("mvm")]
     """
     path = Path(path)
-    model = _read_model(path)
+    model = read_model(path)
     external = _uses_external_data(model)
     _inline_small_external_tensors(model, path)
     if dims:
@@ -99,115 +91,8 @@ def load_onnx(path: str | os.PathLike, dims: Mapping[str, int] | None = None) ->
     return _to_graph(model, path)
 
 
-def onnx_to_torch(path: str | os.PathLike) -> Any:
-    """Convert an ONNX file to a runnable ``torch.nn.Module`` with onnx2torch (for deploy).
-
-    onnx2torch imports torchvision at package import, only for its NonMaxSuppression and
-    RoiAlign converters. Where torchvision cannot be imported a placeholder module stands in
-    during that import (and is removed from ``sys.modules`` afterwards); a model that uses
-    those two ops raises :class:`~analogc.errors.AnalogcError` when run. onnx2torch itself is
-    not a declared dependency (its metadata pulls torchvision): ``pip install --no-deps
-    onnx2torch``. Submodules are named after the ONNX nodes; :func:`onnx_mvm_modules` maps
-    each ``mvm`` op of :func:`load_onnx` to its submodule.
-
-    Example::
-
-        module = onnx_to_torch("mlp.onnx")
-        y = module(torch.randn(3, 8))
-    """
-    path = Path(path)
-    _read_model(path)  # clear errors for missing/corrupt files before onnx2torch sees it
-    converter = _import_onnx2torch()
-    model = _load_full(path)
-    _drop_redundant_allowzero(model)
-    model = _convertible_opset(model, converter, path)
-    try:
-        return converter.convert(model)
-    except AnalogcError:
-        raise
-    except Exception as e:  # onnx2torch raises NotImplementedError etc. for unsupported ops
-        raise AnalogcError(f"{path}: onnx2torch cannot convert this model: "
-                           f"{_first_line(e)}") from e
-
-
-def onnx_mvm_modules(path: str | os.PathLike, dims: Mapping[str, int] | None = None
-                     ) -> dict[str, str]:
-    """Map each ``mvm`` op name of :func:`load_onnx` to the submodule name that
-    :func:`onnx_to_torch` gives the same ONNX node (onnx2torch's node naming).
-
-    Example::
-
-        names = onnx_mvm_modules("mlp.onnx")           # {"node_linear": "node_linear", ...}
-        module = onnx_to_torch("mlp.onnx")
-        linear = module.get_submodule(names["node_linear"])
-    """
-    graph = load_onnx(path, dims)
-    naming = _import_onnx2torch().onnx_graph.OnnxGraph.generate_node_name
-    model = _read_model(Path(path))
-    counters: dict[str, int] = {}
-    by_index: list[str] = []
-    for node in model.graph.node:  # the same de-duplication onnx2torch's OnnxGraph applies
-        name = naming(node)
-        n = counters.setdefault(name, 0)
-        counters[name] += 1
-        by_index.append(name + (f"_{n}" if n else ""))
-    return {op.name: by_index[op.meta["onnx_index"]] for op in graph.ops(OpKind.MVM)}
-
-
-def _convertible_opset(model: onnx.ModelProto, converter: types.ModuleType, path: Path
-                       ) -> onnx.ModelProto:
-    """Down-convert to opset 17 when onnx2torch lacks a converter for a newer op version
-    (the torch.onnx exporter writes opset 18+; onnx2torch 1.5 stops at 17 for many ops)."""
-    missing = _unconvertible_node(model, converter)
-    if missing is None:
-        return model
-    if _default_opset(model) > _ONNX2TORCH_OPSET:
-        try:
-            model = onnx.version_converter.convert_version(model, _ONNX2TORCH_OPSET)
-        except Exception as e:
-            raise AnalogcError(f"{path}: node {missing} has no onnx2torch converter and the "
-                               f"model cannot be converted to opset {_ONNX2TORCH_OPSET}: "
-                               f"{_first_line(e)}") from e
-        missing = _unconvertible_node(model, converter)
-    if missing is not None:
-        raise AnalogcError(f"{path}: onnx2torch has no converter for node {missing}")
-    return model
-
-
-def _drop_redundant_allowzero(model: onnx.ModelProto) -> None:
-    """Reshape ``allowzero=1`` (which the torch.onnx exporter always writes, and onnx2torch
-    rejects) only differs from 0 when the target shape holds a 0: drop it where the shape
-    is a constant without zeros."""
-    consts = {t.name: t for t in model.graph.initializer}
-    consts.update({n.output[0]: a.t for n in model.graph.node if n.op_type == "Constant"
-                   for a in n.attribute if a.name == "value"})
-    for node in model.graph.node:
-        if node.op_type != "Reshape" or len(node.input) < 2 or node.input[1] not in consts:
-            continue
-        allowzero = [a for a in node.attribute if a.name == "allowzero"]
-        if allowzero and 0 not in onnx.numpy_helper.to_array(consts[node.input[1]]).tolist():
-            node.attribute.remove(allowzero[0])
-
-
-def _unconvertible_node(model: onnx.ModelProto, converter: types.ModuleType) -> str | None:
-    """Label of the first node onnx2torch cannot convert at the model's opset, or None."""
-    registry = converter.node_converters.registry
-    opsets = {o.domain or "": o.version for o in model.opset_import}
-    for index, node in enumerate(model.graph.node):
-        try:
-            registry.get_converter(domain=node.domain or "", operation_type=node.op_type,
-                                   version=opsets.get(node.domain or "", 1))
-        except NotImplementedError:
-            return f"{_node_label(node, index)} at opset {opsets.get(node.domain or '', 1)}"
-    return None
-
-
-def _default_opset(model: onnx.ModelProto) -> int:
-    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-
-
 # -- reading and checking ---------------------------------------------------------------
-def _read_model(path: Path) -> onnx.ModelProto:
+def read_model(path: Path) -> onnx.ModelProto:
     """Parse the model proto without external data; AnalogcError for missing/corrupt files."""
     if not path.exists():
         raise AnalogcError(f"{path}: no such file (expected an .onnx model)")
@@ -217,7 +102,7 @@ def _read_model(path: Path) -> onnx.ModelProto:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # DecodeError, RuntimeWarning-as-error, ...
         raise AnalogcError(f"{path}: not a valid ONNX file (corrupt or truncated?): "
-                           f"{_first_line(e)}") from e
+                           f"{first_line(e)}") from e
     # an empty or truncated file can still parse as a (nearly) empty ModelProto;
     # opset_import is serialised after the graph, so truncation loses it
     if not model.opset_import or not model.HasField("graph"):
@@ -246,18 +131,9 @@ def _inline_small_external_tensors(model: onnx.ModelProto, path: Path) -> None:
             onnx.external_data_helper.load_external_data_for_tensor(t, str(path.parent))
         except Exception as e:
             raise AnalogcError(f"{path}: cannot read initializer {t.name!r} from "
-                               f"{str(location)!r}: {_first_line(e)}") from e
+                               f"{str(location)!r}: {first_line(e)}") from e
         t.data_location = onnx.TensorProto.DEFAULT
         del t.external_data[:]
-
-
-def _load_full(path: Path) -> onnx.ModelProto:
-    """The model with its external data, for running it."""
-    try:
-        return onnx.load(str(path), load_external_data=True)
-    except Exception as e:
-        raise AnalogcError(f"{path}: cannot read the model's external data: "
-                           f"{_first_line(e)}") from e
 
 
 def _bind_dims(model: onnx.ModelProto, dims: Mapping[str, int], path: Path) -> None:
@@ -293,7 +169,7 @@ def _check_inputs(model: onnx.ModelProto, path: Path) -> None:
     for index, node in enumerate(model.graph.node):
         for name in node.input:
             if name not in defined:
-                raise AnalogcError(f"{path}: node {_node_label(node, index)} reads "
+                raise AnalogcError(f"{path}: node {node_label(node, index)} reads "
                                    f"{name!r}, which no earlier node, graph input or "
                                    "initializer defines (graph not topologically sorted or "
                                    "truncated)")
@@ -365,7 +241,7 @@ def _to_graph(model: onnx.ModelProto, path: Path) -> Graph:
 
 def _make_op(node: onnx.NodeProto, index: int, name: str, tensors: _Tensors,
              path: Path) -> Op:
-    label = _node_label(node, index)
+    label = node_label(node, index)
     out_shape = _known_shape(node, tensors, path, label)
     ins = [tensors.shapes.get(t) for t in node.input if t]
     input_shapes = [tuple(s) for s in ins if s is not None and _all_int(s)]
@@ -592,7 +468,8 @@ def _unique_name(node: onnx.NodeProto, index: int, used: set[str]) -> str:
     return name
 
 
-def _node_label(node: onnx.NodeProto, index: int) -> str:
+def node_label(node: onnx.NodeProto, index: int) -> str:
+    """``'name' (OpType)`` for messages; ``'#index'`` for a node without a name."""
     return f"{node.name or '#' + str(index)!r} ({node.op_type})"
 
 
@@ -636,72 +513,3 @@ def _path_from_node_name(name: str) -> str | None:
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     values = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     return {k: v.decode() if isinstance(v, bytes) else v for k, v in values.items()}
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:300]
-
-
-# -- onnx2torch without torchvision ------------------------------------------------------
-def _import_onnx2torch() -> types.ModuleType:
-    """``import onnx2torch``, with a torchvision placeholder where torchvision is absent."""
-    if "onnx2torch" in sys.modules:
-        return sys.modules["onnx2torch"]
-    if importlib.util.find_spec("onnx2torch") is None:
-        raise AnalogcError("onnx_to_torch needs onnx2torch: pip install --no-deps onnx2torch")
-    if _torchvision_importable():
-        return importlib.import_module("onnx2torch")
-    with _torchvision_placeholder():
-        return importlib.import_module("onnx2torch")
-
-
-def _torchvision_importable() -> bool:
-    """True when a working torchvision is installed (a broken one counts as absent)."""
-    if "torchvision" in sys.modules:
-        return True
-    if importlib.util.find_spec("torchvision") is None:
-        return False
-    before = set(sys.modules)
-    try:
-        importlib.import_module("torchvision")
-        return True
-    except Exception:  # PyPI torchvision built for another torch fails at import
-        for name in set(sys.modules) - before:
-            if name == "torchvision" or name.startswith("torchvision."):
-                del sys.modules[name]
-        return False
-
-
-class _TorchvisionPlaceholder(types.ModuleType):
-    """Stands in for torchvision / torchvision.ops: any function it hands out raises."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-
-        def missing(*args: Any, **kwargs: Any) -> Any:
-            raise AnalogcError(f"ONNX op NonMaxSuppression/RoiAlign needs torchvision "
-                               f"(torchvision.ops.{name}), which is not importable here")
-        return missing
-
-
-@contextlib.contextmanager
-def _torchvision_placeholder() -> Iterator[None]:
-    """Put placeholder ``torchvision``/``torchvision.ops`` modules in ``sys.modules`` for
-    the duration of the block, then restore ``sys.modules`` as it was."""
-    names = ("torchvision", "torchvision.ops")
-    saved = {n: sys.modules[n] for n in names if n in sys.modules}
-    root = _TorchvisionPlaceholder("torchvision", "analogc placeholder: torchvision absent")
-    ops = _TorchvisionPlaceholder("torchvision.ops")
-    for m in (root, ops):
-        m.__spec__ = importlib.machinery.ModuleSpec(m.__name__, loader=None)
-    root.__path__ = []  # a package, so ``torchvision.ops`` resolves
-    root.ops = ops
-    sys.modules.update({"torchvision": root, "torchvision.ops": ops})
-    try:
-        yield
-    finally:
-        for n in names:
-            sys.modules.pop(n, None)
-        sys.modules.update(saved)

@@ -19,7 +19,7 @@ def _load_model_and_data(args: argparse.Namespace) -> tuple[Any, list[Any], list
 
     example = None
     if args.model.endswith(".onnx"):
-        from analogc.frontends.onnx import onnx_to_torch
+        from analogc.sim.onnx_model import onnx_to_torch
         model = onnx_to_torch(args.model)
     elif ":" in args.model:
         model = analogc.load_factory(args.model)

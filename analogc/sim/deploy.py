@@ -21,6 +21,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from analogc.errors import AnalogcError
+from analogc.sim.onnx_model import onnx_model_and_plan
 from analogc.sim.tile import AnalogMVM, NoisePool, in_analog_mvm, _levels
 
 _WEIGHT_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
@@ -87,64 +88,6 @@ def _resolve_plan(model: nn.Module, hw_or_plan: Any, example_inputs: Any, calibr
     return analogc.compile(graph, hw=hw_or_plan)
 
 
-def _onnx_model_and_plan(path: str, hw_or_plan: Any, dims: Any) -> tuple[nn.Module, Any]:
-    """An ONNX file: convert it with onnx2torch and take the plan from the ONNX IR itself
-    (converted modules often cannot be re-exported: onnx2torch's Reshape reads shape values),
-    with each mvm op pointed at the submodule onnx2torch made of its node."""
-    import dataclasses
-
-    import analogc
-    from analogc.frontends.onnx import onnx_mvm_modules, onnx_to_torch
-    from analogc.mapping.plan import Plan
-
-    model = onnx_to_torch(path)
-    plan = hw_or_plan if isinstance(hw_or_plan, Plan) else analogc.compile(
-        analogc.load_onnx(path, dims=dims), hw=hw_or_plan)
-    if plan.graph.source != "onnx":
-        return model, plan
-    names = onnx_mvm_modules(path, dims)
-    _weights_into_linears(model, set(names.values()))
-    graph = plan.graph.copy()
-    for op in graph.ops():
-        if op.name in names:
-            op.module_path = names[op.name]
-    mappings = {k: dataclasses.replace(m, module_path=names.get(k, m.module_path))
-                for k, m in plan.mappings.items()}
-    return model, dataclasses.replace(plan, graph=graph, mappings=mappings, notes=list(plan.notes))
-
-
-def _weights_into_linears(model: nn.Module, targets: set[str]) -> None:
-    """onnx2torch turns ``MatMul(x, W)`` with a constant ``W`` [K, N] into a module that reads
-    ``W`` from a graph constant; make each of those an ``nn.Linear`` holding ``W`` (moved, not
-    copied), so that deploy can put it on tiles like any other linear layer."""
-    import torch.fx as fx
-
-    if not isinstance(model, fx.GraphModule):
-        return
-    changed = False
-    for node in list(model.graph.nodes):
-        if node.op != "call_module" or node.target not in targets:
-            continue
-        if _kind_of(model.get_submodule(node.target)) is not None or len(node.args) != 2:
-            continue
-        x, w_node = node.args
-        if not (isinstance(w_node, fx.Node) and w_node.op == "get_attr"):
-            continue
-        owner, _, attr = w_node.target.rpartition(".")
-        w = getattr(model.get_submodule(owner) if owner else model, attr)
-        if not isinstance(w, torch.Tensor) or w.dim() != 2:
-            continue
-        lin = nn.Linear(w.shape[0], w.shape[1], bias=False, dtype=w.dtype)
-        lin.weight = nn.Parameter(w.detach().t().contiguous(), requires_grad=False)
-        model.add_submodule(node.target, lin)
-        node.args = (x,)
-        changed = True
-    if changed:
-        model.graph.eliminate_dead_code()
-        model.delete_all_unused_submodules()
-        model.recompile()
-
-
 def _first_batch(batches: Any) -> Any:
     if isinstance(batches, (torch.Tensor, dict, tuple)):
         return batches
@@ -179,7 +122,7 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
         y = amodel(x)
     """
     if isinstance(model, (str, os.PathLike)):
-        model, plan = _onnx_model_and_plan(str(model), hw_or_plan, options.pop("dims", None))
+        model, plan = onnx_model_and_plan(str(model), hw_or_plan, options.pop("dims", None))
     elif not isinstance(model, nn.Module):
         raise AnalogcError(f"deploy: expected a torch.nn.Module or an .onnx path, got {type(model).__name__}")
     else:
