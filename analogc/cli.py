@@ -69,22 +69,9 @@ def plan_table(plan: Any) -> Any:
 
 # -- commands ----------------------------------------------------------------------------
 def _load_graph(model: str, seq_len: int | None, batch: int, dims: str | None = None) -> Any:
-    import analogc
+    from analogc.frontends.spec import load_graph
 
-    if model.endswith(".onnx"):
-        if not Path(model).exists():
-            raise analogc.AnalogcError(f"{model}: no such file (expected an ONNX model file)")
-        return analogc.load_onnx(model, dims=_parse_dims(dims))
-    if dims:
-        raise analogc.AnalogcError("--dims: only ONNX files have symbolic dimensions to bind")
-    from analogc.frontends import zoo
-
-    if ":" in model and not zoo.is_scaled_spec(model):
-        obj = analogc.load_factory(model)
-        if isinstance(obj, tuple):
-            return analogc.trace(obj[0], obj[1], name=model)
-        return analogc.trace(obj, seq_len=seq_len, batch=batch, name=model)
-    return analogc.trace(model, seq_len=seq_len, batch=batch)
+    return load_graph(model, seq_len=seq_len, batch=batch, dims=_parse_dims(dims), name=model)
 
 
 def _parse_dims(spec: str | None) -> dict[str, int] | None:

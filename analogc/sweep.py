@@ -52,16 +52,14 @@ COLUMNS = ("model", "hw", "macs", "params", "energy_j", "energy_per_mac_j", "top
 
 
 def _graph(model: Any, seq_len: int | None) -> Any:
-    from analogc.cli import _load_graph
+    from analogc.frontends.spec import load_graph, trace_model
     from analogc.ir import Graph
 
     if isinstance(model, Graph):
         return model
-    if not isinstance(model, str):
-        import analogc
-
-        return analogc.trace(model, seq_len=seq_len)
-    return _load_graph(model, seq_len, 1)
+    if isinstance(model, str):
+        return load_graph(model, seq_len=seq_len, name=model)
+    return trace_model(model, seq_len=seq_len)
 
 
 def _tile_overrides(graph: Any, hw: Any) -> dict[str, int]:
@@ -95,8 +93,8 @@ def sweep(models: Iterable[Any], hws: Iterable[Any] = DEFAULT_HWS, *, seq_len: i
     area_mm2, tiles, chips, d_model, n_layers, seq_len, and per baseline ``{b}_energy_j`` and
     ``{b}_energy_ratio`` (baseline energy / this energy: > 1 means the hardware wins).
     """
-    import analogc
     from analogc.estimate import estimate
+    from analogc.mapping import compile
 
     hws = list(hws)
     if not hws:
@@ -109,7 +107,7 @@ def sweep(models: Iterable[Any], hws: Iterable[Any] = DEFAULT_HWS, *, seq_len: i
         base_cache: dict[str, float] = {}
         for hw in hws:
             extra = _tile_overrides(g, hw) if unit_per_layer else {}
-            plan = analogc.compile(g, hw=hw, **{**extra, **overrides})
+            plan = compile(g, hw=hw, **{**extra, **overrides})
             rep = estimate(plan)
             r = rep.summary
             macs = s["macs"]

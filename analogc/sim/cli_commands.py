@@ -14,18 +14,19 @@ def _load_model_and_data(args: argparse.Namespace) -> tuple[Any, list[Any], list
     .onnx path, or the zoo's ``mlp``/``cnn`` (random weights); DATA: a ``torch.save``d
     tensor, tuple or dict of keyword tensors, or ``{"inputs": [batches], "labels": [tensors]}``.
     Without --data the factory's example inputs (or the zoo model's) are the data."""
-    import analogc
     from analogc.frontends import zoo
+    from analogc.frontends.spec import load_factory, model_kind
 
     example = None
-    if args.model.endswith(".onnx"):
+    kind = model_kind(args.model)
+    if kind == "onnx":
         from analogc.sim.onnx_model import onnx_to_torch
         model = onnx_to_torch(args.model)
-    elif ":" in args.model:
-        model = analogc.load_factory(args.model)
+    elif kind == "factory":
+        model = load_factory(args.model)
         if isinstance(model, tuple):
             model, example = model
-    elif args.model in ("mlp", "cnn"):
+    elif kind == "zoo" and args.model in ("mlp", "cnn"):
         torch.manual_seed(0)
         model = zoo.build(args.model, device="cpu")
         shape = zoo.example_inputs(args.model, batch=64, device="cpu")[0].shape

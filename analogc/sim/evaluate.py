@@ -108,15 +108,17 @@ def tradeoff(model: nn.Module, hw: str, vary: str, batches: Sequence[Any], *, se
     fidelity of the deployed model, for each value of one hardware parameter. The parameter is
     a preset override (``adc_bits``, ``dac_bits``, ``rows``, ``photons_per_mac``…), so the cost
     model and the noise model see the same number."""
-    import analogc
+    from analogc.estimate import estimate
+    from analogc.frontends.spec import trace_model
+    from analogc.mapping import compile
 
     name, values = parse_vary(vary)
     batches = list(batches)
-    graph = analogc.trace(model, batches[0])  # a tensor, a tuple or a dict, as trace takes them
+    graph = trace_model(model, batches[0])  # a tensor, a tuple or a dict, as trace takes them
     rows = []
     for v in values:
-        plan = analogc.compile(graph, hw=resolve_hw(hw, **{name: v}))
-        energy = float(analogc.estimate(plan).summary["energy_j"])
+        plan = compile(graph, hw=resolve_hw(hw, **{name: v}))
+        energy = float(estimate(plan).summary["energy_j"])
         metric = (lambda m: accuracy(m, batches, labels)) if labels is not None else None
         mc = monte_carlo(model, plan, batches, metric=metric, seeds=seeds, **options)[0]
         rows.append({name: v, "energy_j": energy, "metric": "accuracy" if labels is not None else "fidelity",
