@@ -15,15 +15,11 @@ Example::
     df[["model", "hw", "macs", "energy_per_mac_j", "h100_energy_ratio"]]
     open("sweep.png", "wb").write(sweep_png(df))
 
-Command line: ``analogc sweep [MODEL ...] [--hw NAME|FILE]... [--out DIR]``.
+Command line: ``analogc sweep [MODEL ...] [--hw NAME|FILE]... [--out DIR]`` (:mod:`analogc.cli.sweep`).
 """
 from __future__ import annotations
 
-import argparse
 import io
-import json
-import sys
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
@@ -128,7 +124,8 @@ def sweep(models: Iterable[Any], hws: Iterable[Any] = DEFAULT_HWS, *, seq_len: i
     return pd.DataFrame(rows)
 
 
-def _baselines(df: pd.DataFrame) -> list[str]:
+def baseline_names(df: pd.DataFrame) -> list[str]:
+    """The baselines a sweep compared against (from its ``{b}_energy_ratio`` columns)."""
     return [c[:-len("_energy_ratio")] for c in df.columns if c.endswith("_energy_ratio")]
 
 
@@ -146,7 +143,7 @@ def sweep_png(df: pd.DataFrame) -> bytes:
         sub = sub.sort_values("macs")
         axes[0].loglog(sub["macs"], sub["energy_j"], "o-", label=hw)
         axes[1].loglog(sub["macs"], sub["energy_per_mac_j"], "o-", label=hw)
-    for b in _baselines(df):
+    for b in baseline_names(df):
         e = models[f"{b}_energy_j"]
         axes[0].loglog(models["macs"], e, "k--", alpha=0.6, label=f"{b} (baseline)")
         axes[1].loglog(models["macs"], e / models["macs"], "k--", alpha=0.6, label=f"{b} (baseline)")
@@ -162,73 +159,6 @@ def sweep_png(df: pd.DataFrame) -> bytes:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return buf.getvalue()
-
-
-# -- command line ------------------------------------------------------------------------
-def _table(df: pd.DataFrame) -> Any:
-    from rich.table import Table
-
-    from analogc.estimate.render import fmt_si
-
-    bases = _baselines(df)
-    tab = Table(title="analogc sweep: energy per inference and per MAC vs model size",
-                title_justify="left")
-    for col in ("model", "hw", "MACs", "energy/inference", "energy/MAC", "TOPS/W",
-                *(f"vs {b}" for b in bases)):
-        tab.add_column(col, justify="left" if col in ("model", "hw") else "right")
-    last = None
-    for r in df.itertuples(index=False):
-        if last is not None and r.model != last:
-            tab.add_section()
-        tab.add_row(r.model if r.model != last else "", r.hw, f"{r.macs:.3g}",
-                    fmt_si(r.energy_j, "J"), fmt_si(r.energy_per_mac_j, "J"), f"{r.tops_per_w:.3g}",
-                    *(f"×{getattr(r, f'{b}_energy_ratio'):.3g}" for b in bases))
-        last = r.model
-    return tab
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from analogc.cli import _console, _parse_overrides
-    from analogc.fileio import write_atomic
-
-    if args.seq_len is not None and args.seq_len < 1:
-        raise AnalogcError(f"--seq-len: expected a positive integer, got {args.seq_len}")
-    df = sweep(args.model or DEFAULT_LADDER, args.hw or DEFAULT_HWS, seq_len=args.seq_len,
-               unit_per_layer=args.unit_per_layer, **_parse_overrides(args.set))
-    if args.format == "table":
-        _console().print(_table(df))
-    elif args.format == "csv":
-        sys.stdout.write(df.to_csv(index=False))
-    else:
-        sys.stdout.write(df.to_json(orient="records", indent=2) + "\n")
-    if args.out:
-        out = Path(args.out)
-        written = [write_atomic(out / "sweep.csv", df.to_csv(index=False)),
-                   write_atomic(out / "sweep.json", json.dumps(json.loads(df.to_json(orient="records")),
-                                                               indent=2)),
-                   write_atomic(out / "sweep.png", sweep_png(df))]
-        if args.format == "table":
-            print(f"wrote {', '.join(str(w) for w in written)}")
-    return 0
-
-
-def add_sweep_parser(sub: Any) -> None:
-    """``analogc sweep [MODEL ...] [--hw NAME|FILE]... [--out DIR] [--format ...]``."""
-    p = sub.add_parser("sweep", help="energy per inference and per MAC across model sizes "
-                       "(default: a ladder from an MLP to 1e19 MACs)")
-    p.add_argument("model", nargs="*", help="zoo names, gpt-scaled:d=INT,L=INT,T=INT specs, .onnx "
-                   "files or module:factory (default: the built-in ladder)")
-    p.add_argument("--hw", action="append", help="preset name or hardware file (repeatable; "
-                   "default pcm-hermes and freespace)")
-    p.add_argument("--seq-len", type=int, help="tokens per sequence for zoo transformers")
-    p.add_argument("--unit-per-layer", action="store_true",
-                   help="free-space tiles sized to the largest weight matrix (one optical unit "
-                   "per layer, Anderson et al.)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a preset value, e.g. adc_bits=6 (repeatable)")
-    p.add_argument("--out", help="directory for sweep.csv, sweep.json and sweep.png")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.set_defaults(func=cmd_sweep)
 
 
 # ``analogc.sweep(models, hws)`` keeps working once this module is imported

@@ -1,43 +1,28 @@
-"""The ``analogc`` command.
+"""``analogc report`` (compile a model on one or more hardware and report tiles, energy,
+latency against the digital baselines) and ``analogc models`` (the zoo).
 
-    analogc                         # report on the built-in default (gpt2 on the default preset)
-    analogc report llama-3-8b --hw pcm-hermes --hw mzi --seq-len 2048 --out out/
-    analogc models                  # the zoo
-    analogc hw                      # hardware presets
+Example::
 
-A user mistake prints one line ``error: ...`` and exits with status 2.
+    $ analogc report llama-3-8b --hw pcm-hermes --hw mzi --seq-len 2048 --out out/
+    $ analogc models
 """
 from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import re
 import sys
-import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from analogc.estimate.render import fmt_si
+from analogc.cli.common import console, parse_dims, parse_sets
+from analogc.errors import AnalogcError
+from analogc.estimate import estimate, fmt_si, render, write_reports
 from analogc.fileio import safe_name, write_atomic
+from analogc.frontends.spec import load_graph
+from analogc.mapping import compile
 
 DEFAULT_MODEL = "gpt2"
-
-
-# -- output helpers ----------------------------------------------------------------------
-def _console(file: Any = None) -> Any:
-    from rich.console import Console
-
-    return Console(file=file or sys.stdout, width=max(100, min(160, _term_width())),
-                   highlight=False, soft_wrap=False)
-
-
-def _term_width() -> int:
-    try:
-        return os.get_terminal_size().columns
-    except OSError:
-        return 120
 
 
 # -- layer-type grouping -----------------------------------------------------------------
@@ -67,70 +52,20 @@ def plan_table(plan: Any) -> Any:
     return g.drop(columns=["used", "cap"])
 
 
-# -- commands ----------------------------------------------------------------------------
-def _load_graph(model: str, seq_len: int | None, batch: int, dims: str | None = None) -> Any:
-    from analogc.frontends.spec import load_graph
-
-    return load_graph(model, seq_len=seq_len, batch=batch, dims=_parse_dims(dims), name=model)
-
-
-def _parse_dims(spec: str | None) -> dict[str, int] | None:
-    """``"batch=1,seq=128"`` -> ``{"batch": 1, "seq": 128}``."""
-    from analogc.errors import AnalogcError
-
-    if not spec:
-        return None
-    out = {}
-    for part in spec.split(","):
-        k, sep, v = part.partition("=")
-        if not sep or not k.strip() or not v.strip().lstrip("-").isdigit():
-            raise AnalogcError(f"--dims {spec!r}: expected NAME=INT[,NAME=INT...] (e.g. batch=1,seq=128)")
-        out[k.strip()] = int(v)
-    return out
-
-
-def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    from analogc.errors import AnalogcError
-
-    out: dict[str, Any] = {}
-    for it in items or ():
-        k, sep, v = it.partition("=")
-        if not sep or not k:
-            raise AnalogcError(f"--set {it!r}: expected KEY=VALUE (e.g. adc_bits=6)")
-        out[k.strip()] = _parse_value(v.strip())
-    return out
-
-
-def _parse_value(v: str) -> Any:
-    low = v.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return v
-
-
+# -- report ------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    import analogc
-
     for name, v in (("--seq-len", args.seq_len), ("--batch", args.batch)):
         if v is not None and v < 1:
-            raise analogc.AnalogcError(f"{name}: expected a positive integer, got {v}")
+            raise AnalogcError(f"{name}: expected a positive integer, got {v}")
     model = args.model or DEFAULT_MODEL
-    graph = _load_graph(model, args.seq_len, args.batch or 1, args.dims)
-    overrides = _parse_overrides(args.set)
-    plans = [analogc.compile(graph, hw=h, digital=args.digital or (), **overrides)
+    graph = load_graph(model, seq_len=args.seq_len, batch=args.batch or 1,
+                       dims=parse_dims(args.dims), name=model)
+    overrides = parse_sets(args.set)
+    plans = [compile(graph, hw=h, digital=args.digital or (), **overrides)
              for h in (args.hw or [None])]
-    reports = [analogc.estimate(p) for p in plans]
+    reports = [estimate(p) for p in plans]
     if args.format == "table":
-        from analogc.estimate import render
-
-        con = _console()
+        con = console()
         _print_graph(graph, con)
         for plan in plans:
             _print_plan(plan, con)
@@ -165,8 +100,6 @@ def _write_outputs(out: Path, graph: Any, plans: list[Any], reports: list[Any]) 
         written.append(write_atomic(out / f"{stem}_layers.csv", plan_table(p).to_csv(index=False)))
     written.append(write_atomic(out / f"{safe_name(graph.name)}_report.json",
                                 json.dumps(_json_doc(graph, plans, reports), indent=2, default=str)))
-    from analogc.estimate import write_reports
-
     written += [Path(w) for w in (write_reports(reports, out) or [])]
     return written
 
@@ -229,15 +162,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     tab.add_column("default seq", justify="right")
     for e in zoo.ZOO.values():
         tab.add_row(e.name, e.family, e.description, str(e.default_seq_len or ""))
-    _console().print(tab)
+    console().print(tab)
     return 0
 
 
-# -- entry point -------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="analogc", description="Compile neural networks onto "
-                                "analog hardware and estimate what they cost.")
-    sub = p.add_subparsers(dest="command")
+# -- parsers -----------------------------------------------------------------------------
+def add_report_parser(sub: Any) -> None:
+    """Register ``report`` on the CLI's subparsers."""
     r = sub.add_parser("report", help="compile a model and report tiles, energy, latency")
     r.add_argument("model", nargs="?", help="zoo name, .onnx file or module:factory (default gpt2)")
     r.add_argument("--hw", action="append", help="preset name or hardware file (repeatable)")
@@ -252,58 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--digital", action="append", metavar="REGEX",
                    help="keep matching ops/modules digital, e.g. lm_head (repeatable)")
     r.set_defaults(func=cmd_report)
+
+
+def add_models_parser(sub: Any) -> None:
+    """Register ``models`` on the CLI's subparsers."""
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(func=cmd_models)
-    _add_optional_commands(sub)
-    return p
-
-
-def _add_optional_commands(sub: Any) -> None:
-    """Subcommands that live beside the code they drive (hardware, deploy, sweeps)."""
-    from analogc.estimate.cli_commands import add_hw_parser
-    from analogc.sim.cli_commands import add_evaluate_parser, add_tradeoff_parser
-    from analogc.sweep import add_sweep_parser
-
-    for add in (add_hw_parser, add_evaluate_parser, add_tradeoff_parser, add_sweep_parser):
-        add(sub)
-
-
-def _quiet_libraries() -> None:
-    """torch.export and the exporters log warnings about the user's model on stderr; the
-    CLI reports the failure itself, in one line."""
-    import torch
-
-    torch._logging.set_logs(all=logging.ERROR)
-    for noisy in ("torch", "transformers", "onnxscript"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from analogc.errors import AnalogcError
-    from hw_models import HardwareConfigError
-
-    warnings.filterwarnings("ignore")
-    _quiet_libraries()
-    parser = build_parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
-        argv = ["report", *argv]
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except AnalogcError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except HardwareConfigError as e:  # a bad preset file or value: one line, like the rest
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as e:
-        print(f"error: {e.filename or e}: no such file", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

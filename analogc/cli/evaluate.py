@@ -1,19 +1,27 @@
-"""``analogc evaluate`` and ``analogc tradeoff`` (wired into analogc.cli)."""
+"""``analogc evaluate`` (Monte Carlo accuracy or output fidelity of the deployed model over
+chip instances and drift times) and ``analogc tradeoff`` (energy per inference against that
+metric while one hardware parameter varies).
+
+Example::
+
+    $ analogc evaluate mypkg.models:make --hw pcm-hermes --data batch.pt --seeds 10 --drift
+    $ analogc tradeoff mypkg.models:make --hw rram --data batch.pt --vary adc_bits=4..10 --plot t.png
+"""
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-import torch
-
 from analogc.errors import AnalogcError
 
 
-def _load_model_and_data(args: argparse.Namespace) -> tuple[Any, list[Any], list[torch.Tensor] | None]:
+def _load_model_and_data(args: argparse.Namespace) -> tuple[Any, list[Any], list[Any] | None]:
     """MODEL: ``module:factory`` (returning an nn.Module, or ``(module, example_inputs)``), an
     .onnx path, or the zoo's ``mlp``/``cnn`` (random weights); DATA: a ``torch.save``d
     tensor, tuple or dict of keyword tensors, or ``{"inputs": [batches], "labels": [tensors]}``.
     Without --data the factory's example inputs (or the zoo model's) are the data."""
+    import torch
+
     from analogc.frontends import zoo
     from analogc.frontends.spec import load_factory, model_kind
 
@@ -57,7 +65,7 @@ def _load_model_and_data(args: argparse.Namespace) -> tuple[Any, list[Any], list
     return model.eval(), batches, labels
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="module:factory, a .onnx file, or mlp/cnn (random weights)")
     p.add_argument("--hw", default="pcm-hermes", help="hardware preset name or .toml file")
     p.add_argument("--data", required=False, help="torch.save'd batch or {'inputs': [...], 'labels': [...]}")
@@ -66,13 +74,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("evaluate", help="Monte Carlo accuracy / output fidelity of the deployed model")
-    _common(p)
+    _add_common_arguments(p)
     p.add_argument("--drift", action="store_true", help="also evaluate PCM drift from 1 s to 1 year")
-    p.set_defaults(func=run_evaluate)
+    p.set_defaults(func=cmd_evaluate)
     return p
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from analogc.sim.evaluate import DRIFT_TIMES_S, accuracy, monte_carlo
 
     model, batches, labels = _load_model_and_data(args)
@@ -88,14 +96,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def add_tradeoff_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("tradeoff", help="energy per inference vs accuracy over one hardware parameter")
-    _common(p)
+    _add_common_arguments(p)
     p.add_argument("--vary", required=True, help="e.g. adc_bits=4..10, photons_per_mac=1,10,100, rows=64,256")
     p.add_argument("--plot", default=None, help="write the trade-off plot to this PNG file")
-    p.set_defaults(func=run_tradeoff)
+    p.set_defaults(func=cmd_tradeoff)
     return p
 
 
-def run_tradeoff(args: argparse.Namespace) -> int:
+def cmd_tradeoff(args: argparse.Namespace) -> int:
     from analogc.sim.evaluate import tradeoff
 
     model, batches, labels = _load_model_and_data(args)

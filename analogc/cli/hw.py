@@ -1,38 +1,18 @@
 """``analogc hw`` (list presets and baselines) and ``analogc hw show NAME [--set k=v]``.
 
-``analogc.cli`` picks up :func:`add_hw_parser` when this module exists.
-
 Example::
 
     $ analogc hw
-    $ analogc hw show pcm-hermes --set adc_bits=6
+    $ analogc hw show pcm-hermes --set adc_bits=6 --costs
 """
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-
-def _parse_sets(items: list[str] | None) -> dict[str, Any]:
-    from hw_models import HardwareConfigError
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, val = item.partition("=")
-        if not sep or not key:
-            raise HardwareConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. adc_bits=6")
-        v: Any = val
-        if val.lower() in ("true", "false"):
-            v = val.lower() == "true"
-        else:
-            for cast in (int, float):
-                try:
-                    v = cast(val)
-                    break
-                except ValueError:
-                    pass
-        out[key.strip()] = v
-    return out
+from analogc.cli.common import parse_sets
+from analogc.estimate import fmt_si
+from analogc.hardware import resolve_hw
 
 
 def cmd_hw(args: argparse.Namespace) -> int:
@@ -41,9 +21,9 @@ def cmd_hw(args: argparse.Namespace) -> int:
     if getattr(args, "action", None) == "show":
         if not args.name:
             raise hw_models.HardwareConfigError("analogc hw show: expected a preset name or .toml file")
-        print(hw_models.hw_show_text(args.name, **_parse_sets(args.set)))
+        print(hw_models.hw_show_text(args.name, **parse_sets(args.set)))
         if args.costs:
-            print(_costs_text(args.name, **_parse_sets(args.set)))
+            print(_costs_text(args.name, **parse_sets(args.set)))
     else:
         print(hw_models.hw_list_text())
     return 0
@@ -52,9 +32,6 @@ def cmd_hw(args: argparse.Namespace) -> int:
 def _costs_text(name: str, **overrides: Any) -> str:
     """Derived unit costs (SI -> readable) of an analog preset."""
     from hw_models.pricing import HardwareCosts
-
-    from analogc.estimate.render import fmt_si
-    from analogc.hardware import resolve_hw
 
     hw = resolve_hw(name, **overrides)
     c = HardwareCosts(hw)
