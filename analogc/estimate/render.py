@@ -1,6 +1,7 @@
 """Renderings of :class:`~analogc.estimate.report.Report` objects: rich tables on the console
 (:func:`render`), csv/json files and a PNG of the energy breakdown (:func:`write_reports`,
-:func:`breakdown_png`), and the SI formatter they all use (:func:`fmt_si`).
+:func:`breakdown_png`), and the SI formatter they all use (:func:`fmt_si`). Reports are
+passed in; this module does not import :mod:`analogc.estimate.report` (which imports it).
 
 Example::
 
@@ -13,16 +14,13 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 import pandas as pd
 from hw_models.tile import COMPONENTS
 
 from analogc.estimate.baseline import DEFAULT_BASELINES
 from analogc.fileio import safe_name, write_atomic
-
-if TYPE_CHECKING:
-    from analogc.estimate.report import Report
 
 
 def fmt_si(v: float, unit: str) -> str:
@@ -36,7 +34,7 @@ def fmt_si(v: float, unit: str) -> str:
     return f"{v / 10 ** exp:.3g} {prefix}{unit}".strip()
 
 
-def render(reports: list[Report], console: Any = None,
+def render(reports: list[Any], console: Any = None,
            baselines: Iterable[str] = DEFAULT_BASELINES) -> None:
     """Print reports with rich: one summary table across hardware, the energy breakdown, and
     the ratios against the digital baselines. The CLI calls ``render(reports, console)``."""
@@ -101,7 +99,7 @@ def render(reports: list[Report], console: Any = None,
             console.print(f"[yellow]note ({r.hw}):[/yellow] {n}")
 
 
-def write_reports(reports: list[Report], out_dir: str | os.PathLike,
+def write_reports(reports: list[Any], out_dir: str | os.PathLike,
                   baselines: Iterable[str] = DEFAULT_BASELINES) -> list[Path]:
     """Write, per report, ``<model>_<hw>.csv`` (per-op table) and ``<model>_<hw>.json``
     (summary, breakdown, comparisons), plus ``summary.csv`` across hardware and
@@ -132,7 +130,7 @@ def write_reports(reports: list[Report], out_dir: str | os.PathLike,
     return paths
 
 
-def breakdown_png(reports: list[Report]) -> bytes:
+def breakdown_png(reports: list[Any]) -> bytes:
     """PNG bytes of two panels: total energy per inference per hardware on a log axis, with
     the digital baselines as reference lines (totals differ by orders of magnitude, so a
     stacked log bar would hide the small ones), and each hardware's component shares as
