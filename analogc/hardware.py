@@ -29,7 +29,7 @@ def resolve_hw(hw: Any = None, **overrides: Any) -> Any:
     if not isinstance(hw, (str, hw_models.Hardware)):
         raise AnalogcError(f"hw: expected a preset name, a hardware file or a hw_models.Hardware, "
                            f"got {type(hw).__name__}")
-    if overrides and isinstance(hw, hw_models.Hardware) and "_file" not in (hw.params or {}):
+    if overrides and isinstance(hw, hw_models.Hardware) and hw.source_file is None:
         raise AnalogcError(f"hardware overrides need a preset name, a file or a Hardware loaded "
                            f"from one; {hw.name!r} was built in code")
     try:

@@ -27,7 +27,7 @@ from hw_models.config import (
 __all__ = [
     "ChipSpec", "Hardware", "TileSpec", "DEFAULT_PRESET", "HardwareConfigError",
     "baseline", "baselines", "load", "preset_path", "presets", "hw_list_text", "hw_show_text",
-    "tile_model",
+    "tile_model", "FAMILIES",
 ]
 
 
@@ -38,4 +38,7 @@ def __getattr__(name: str):  # lazy: pricing models and text helpers import more
     if name == "tile_model":
         from hw_models.pricing import tile_model
         return tile_model
+    if name == "FAMILIES":
+        from hw_models.registry import FAMILIES
+        return FAMILIES
     raise AttributeError(name)

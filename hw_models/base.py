@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-FAMILIES = ("crossbar", "mzi", "freespace")
+from hw_models.registry import FAMILIES
+
 MATMUL_POLICIES = ("digital", "analog")
 
 
@@ -36,7 +37,7 @@ class TileSpec:
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
-            raise ValueError(f"tile.family: expected one of {FAMILIES}, got {self.family!r}")
+            raise ValueError(f"tile.family: expected one of {sorted(FAMILIES)}, got {self.family!r}")
         for k in ("rows", "cols", "weight_bits", "cell_bits", "devices_per_cell"):
             v = getattr(self, k)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -67,8 +68,9 @@ class ChipSpec:
 
 @dataclass
 class Hardware:
-    """A complete analog system: tile, chip, mapping policy and (from hw_models) its cost
-    and noise models. ``analogc.compile(graph, hw=...)`` takes one of these."""
+    """A complete analog system: tile, chip, mapping policy and its tile family object
+    (:attr:`tile_model`), which prices it and simulates it. ``analogc.compile(graph, hw=...)``
+    takes one of these."""
 
     name: str
     tile: TileSpec
@@ -86,6 +88,22 @@ class Hardware:
             raise ValueError(f"dynamic_matmul: 'analog' needs a tile with dynamic_operands; "
                              f"{self.tile.family} tile of {self.name!r} has none")
 
+    _tile_model: Any = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def family(self) -> str:
         return self.tile.family
+
+    @property
+    def source_file(self) -> str | None:
+        """The preset file this hardware was loaded from (None: built in code)."""
+        return (self.params or {}).get("_file")
+
+    @property
+    def tile_model(self) -> Any:
+        """The :class:`~hw_models.family.TileFamily` object of this hardware: both its cost
+        view and its simulation view (built once)."""
+        if self._tile_model is None:
+            from hw_models.registry import family_class
+            self._tile_model = family_class(self.family)(self)
+        return self._tile_model

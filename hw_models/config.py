@@ -23,21 +23,19 @@ Example::
 from __future__ import annotations
 
 import copy
-import importlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from hw_models.base import FAMILIES, MATMUL_POLICIES, ChipSpec, Hardware, TileSpec
+from hw_models.base import MATMUL_POLICIES, ChipSpec, Hardware, TileSpec
+from hw_models.errors import HardwareConfigError
+from hw_models.noise import validate_noise
+from hw_models.registry import FAMILIES, family_class
 from hw_models.units import UnitError, parse_unit
 
 PRESET_DIR = Path(__file__).parent / "presets"
 DEFAULT_PRESET = "pcm-hermes"
-
-
-class HardwareConfigError(ValueError):
-    """An invalid preset file or override: ``file: [section] key: expected ..., got ...``."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -49,6 +47,7 @@ class HardwareConfigError(ValueError):
 Q = lambda dim: ("q", dim)  # noqa: E731
 _BITS = "bits"  # integer 1..32
 
+#: the tables every analog preset may have; each tile family adds its own (``sections``)
 SCHEMA: dict[str, dict[str, Any]] = {
     "hardware": {
         "name": "str", "description": "str", "kind": ("choice", ("analog", "baseline", "ideal")),
@@ -56,7 +55,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "technology_node": Q("length"), "source": "str",
     },
     "tile": {
-        "family": ("choice", FAMILIES), "device": "str", "rows": "int+", "cols": "int+",
+        "family": ("choice", tuple(FAMILIES)), "device": "str", "rows": "int+", "cols": "int+",
         "weight_bits": _BITS, "cell_bits": _BITS, "devices_per_cell": "int+",
         "static_weights": "bool", "dynamic_operands": "bool",
         "input_encoding": ("choice", ("pwm", "bit-serial", "multi-level")),
@@ -77,32 +76,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "energy_scaling": ("choice", ("constant", "linear", "exponential")),
         "conversion_time": Q("time"), "area": Q("area"),
     },
-    "array": {  # crossbar cells
-        "read_voltage": Q("voltage"), "g_max": Q("conductance"),
-        "mean_conductance_fraction": Q("ratio"), "mean_input_fraction": Q("ratio"),
-        "read_pulse_time": Q("time"), "pwm_lsb_time": Q("time"),
-        "cell_read_energy": Q("energy"), "cell_area": Q("area"),
-    },
     "programming": {
         "write_energy": Q("energy"), "write_time": Q("time"), "parallel_writes": "int+",
-    },
-    "mzi": {
-        "phase_shifter": ("choice", ("thermo-optic", "mems", "electro-optic")),
-        "hold_power_pi": Q("power"), "settle_time": Q("time"), "shifter_program_energy": Q("energy"),
-        "mzi_loss": Q("decibel"), "coupling_loss": Q("decibel"), "modulator_loss": Q("decibel"),
-        "mzi_area": Q("area"), "modulator_energy": Q("energy"), "tia_energy": Q("energy"),
-        "symbol_rate": Q("frequency"),
-    },
-    "freespace": {
-        "pixel_pitch": Q("length"), "slm_update_time": Q("time"), "slm_power": Q("power"),
-        "slm_static_power": Q("power"), "optical_loss": Q("decibel"),
-        "modulator_energy": Q("energy"), "tia_energy": Q("energy"), "symbol_rate": Q("frequency"),
-        "photons_per_mac": Q("count"), "max_pixels": "int+",
-    },
-    "optics": {  # shared by the optical families
-        "wavelength": Q("length"), "wall_plug_efficiency": Q("ratio"),
-        "detector_quantum_efficiency": Q("ratio"), "snr_margin": Q("ratio"),
-        "detector_energy": Q("energy"),
     },
     "memory": {
         "buffer_size": Q("bytes"), "offchip": ("choice", ("dram", "hbm")),
@@ -120,22 +95,39 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "memory_energy_per_bit": Q("energy_per_bit"), "mac_energy": Q("energy"),
         "weight_bytes": Q("bytes"), "area": Q("area"), "onchip_memory": Q("bytes"),
     },
-    "noise": None,  # owned by hw_models.noise; validated there when it defines validate_noise
+    "noise": None,  # the family's noise models validate it (hw_models.noise.validate_noise)
 }
+
+
+def schema_for(family: str | None) -> dict[str, Any]:
+    """The tables a preset of this tile family may have: the common ones and the family's own."""
+    out = {k: v for k, v in SCHEMA.items() if k != "baseline"}
+    if family in FAMILIES:
+        out.update(family_class(family).sections)
+    return out
+
 
 #: flat override names -> (section, key); anything else may be given as "section.key"
 OVERRIDE_ALIASES: dict[str, tuple[str, str]] = {
     "adc_bits": ("hardware", "output_bits"), "output_bits": ("hardware", "output_bits"),
     "dac_bits": ("hardware", "input_bits"), "input_bits": ("hardware", "input_bits"),
+    "dac_model": ("dac", "model"),
     "dynamic_matmul": ("hardware", "dynamic_matmul"),
     "rows": ("tile", "rows"), "cols": ("tile", "cols"), "weight_bits": ("tile", "weight_bits"),
     "cell_bits": ("tile", "cell_bits"), "devices_per_cell": ("tile", "devices_per_cell"),
     "cols_per_adc": ("tile", "cols_per_adc"), "input_encoding": ("tile", "input_encoding"),
     "tiles_per_chip": ("chip", "tiles_per_chip"), "chips": ("chip", "chips"),
     "adc_envelope": ("adc", "envelope"), "adc_model": ("adc", "model"),
-    "phase_shifter": ("mzi", "phase_shifter"), "photons_per_mac": ("freespace", "photons_per_mac"),
     "offchip": ("memory", "offchip"), "technology_node": ("hardware", "technology_node"),
 }
+
+
+def override_aliases(family: str | None) -> dict[str, tuple[str, str]]:
+    """Flat override names of a family's presets: the common ones and the family's own."""
+    out = dict(OVERRIDE_ALIASES)
+    if family in FAMILIES:
+        out.update(family_class(family).aliases)
+    return out
 
 _REQUIRED = {"hardware": ("name",), "tile": ("family", "rows", "cols"), "chip": ("tiles_per_chip",)}
 
@@ -232,48 +224,40 @@ def _check_quantity(where: str, section: str, key: str, dim: str, v: Any) -> Qua
     return Quantity(si=float(val) * factor, value=float(val), unit=str(v["unit"]), source=str(v["source"]))
 
 
-def validate(raw: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check a parsed preset against :data:`SCHEMA`; return it with quantities as :class:`Quantity`."""
+def validate(raw: dict[str, Any], where: str, noise_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check a parsed preset against the schema of its tile family; return it with quantities
+    as :class:`Quantity` and the ``[noise]`` table validated by the family's noise models."""
+    is_baseline = raw.get("hardware", {}).get("kind") == "baseline"
+    family = raw.get("tile", {}).get("family") if isinstance(raw.get("tile"), dict) else None
+    schema = {"hardware": SCHEMA["hardware"], "baseline": SCHEMA["baseline"]} if is_baseline else schema_for(family)
     out: dict[str, Any] = {}
     for section, table in raw.items():
-        if section not in SCHEMA:
-            raise _err(where, section, "(table)", f"one of the tables {sorted(SCHEMA)}", section)
+        if section not in schema:
+            what = f"a table of a {family} preset" if family in FAMILIES else "a known table"
+            raise _err(where, section, "(table)", f"{what}, one of {sorted(schema)}", section)
         if not isinstance(table, dict):
             raise _err(where, section, "(table)", "a table", table)
         if section == "noise":
-            out["noise"] = _validate_noise(raw, table, where)
             continue
-        keys = SCHEMA[section]
+        keys = schema[section]
         out[section] = {}
         for key, v in table.items():
             if key not in keys:
                 raise _err(where, section, key, f"one of {sorted(keys)}", "unknown key")
             out[section][key] = _check_value(where, section, key, keys[key], v)
-    is_baseline = out.get("hardware", {}).get("kind") == "baseline"
     for section, req in _REQUIRED.items():
         if is_baseline and section != "hardware":
             continue
         for key in req:
             if key not in out.get(section, {}):
                 raise _err(where, section, key, "this required key", "missing")
+    if not is_baseline:
+        models = family_class(out["tile"]["family"]).noise_models
+        table = dict(raw.get("noise") or {})
+        if not table and out["hardware"].get("kind") == "ideal":
+            table = {"model": "ideal"}
+        out["noise"] = validate_noise(models, table, where, noise_overrides)
     return out
-
-
-def _validate_noise(raw: dict[str, Any], table: dict[str, Any], where: str) -> dict[str, Any]:
-    family = raw.get("tile", {}).get("family", "")
-    try:
-        noise = importlib.import_module("hw_models.noise")
-    except ImportError:
-        return dict(table)
-    fn: Callable | None = getattr(noise, "validate_noise", None)
-    if fn is None:
-        return dict(table)
-    try:
-        return fn(family, dict(table), where)
-    except HardwareConfigError:
-        raise
-    except ValueError as e:  # keep the one-line contract even if noise raises a plain error
-        raise HardwareConfigError(str(e).splitlines()[0] if str(e) else f"{where}: [noise] invalid") from e
 
 
 # ---------------------------------------------------------------------------------------
@@ -308,7 +292,7 @@ def _read_raw(path: Path) -> dict[str, Any]:
         raise HardwareConfigError(f"{path}: not valid TOML ({e})") from None
 
 
-_CACHE: dict[str, tuple[float, dict[str, Any]]] = {}
+_CACHE: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
 
 
 def load_params(name_or_path: str | Path, **overrides: Any) -> dict[str, Any]:
@@ -319,36 +303,46 @@ def load_params(name_or_path: str | Path, **overrides: Any) -> dict[str, Any]:
     hit = _CACHE.get(key)
     if hit is None or hit[0] != mtime:
         raw = _read_raw(path)
-        hit = (mtime, validate(raw, str(path)))
+        hit = (mtime, raw, validate(raw, str(path)))
         _CACHE[key] = hit
-    params = copy.deepcopy(hit[1])
+    raw, params = hit[1], copy.deepcopy(hit[2])
     # what the file's per-tile and per-converter constants refer to (tile area and static
     # power are stated for the file's geometry, a conversion time for its ADC resolution);
     # overrides of rows/cols/bits rescale from these instead of silently reusing them
-    ft, fh = hit[1].get("tile", {}), hit[1].get("hardware", {})
+    ft, fh = hit[2].get("tile", {}), hit[2].get("hardware", {})
     params["_reference"] = {"rows": ft.get("rows"), "cols": ft.get("cols"),
                             "devices_per_cell": ft.get("devices_per_cell", 1),
                             "output_bits": fh.get("output_bits", 8)}
     where = f"{path.name} (override)"
+    family = ft.get("family")
+    schema, aliases = schema_for(family), override_aliases(family)
+    noise_overrides: dict[str, Any] = {}
     for name, v in overrides.items():
-        if name in OVERRIDE_ALIASES:
-            section, k = OVERRIDE_ALIASES[name]
+        if name in aliases:
+            section, k = aliases[name]
         elif "." in name or "__" in name:
             section, k = name.replace("__", ".").split(".", 1)
         else:
             raise HardwareConfigError(
-                f"{where}: {name}: expected an override in {sorted(OVERRIDE_ALIASES)} or 'section.key'")
-        if section not in SCHEMA or section == "noise":
-            if section == "noise":
-                params.setdefault("noise", {})[k] = v
-                continue
-            raise _err(where, section, k, f"one of the tables {sorted(SCHEMA)}", section)
-        if k not in SCHEMA[section]:
-            raise _err(where, section, k, f"one of {sorted(SCHEMA[section])}", "unknown key")
+                f"{where}: {name}: expected an override in {sorted(aliases)} or 'table.key'")
+        if section == "noise" and "noise" in params:
+            noise_overrides[k] = v
+            continue
+        if section not in schema or schema[section] is None:
+            what = f"a table of a {family} preset" if family else "a known table"
+            raise _err(where, section, k, f"{what}, one of {sorted(t for t in schema if t != 'noise')}", section)
+        if k not in schema[section]:
+            raise _err(where, section, k, f"one of {sorted(schema[section])}", "unknown key")
         if section == "chip" and k == "chips" and v is None:
             params.get("chip", {}).pop("chips", None)
             continue
-        params.setdefault(section, {})[k] = _check_value(where, section, k, SCHEMA[section][k], v)
+        params.setdefault(section, {})[k] = _check_value(where, section, k, schema[section][k], v)
+    if noise_overrides:
+        models = family_class(family).noise_models
+        table = dict(raw.get("noise") or {})
+        if not table and params["hardware"].get("kind") == "ideal":
+            table = {"model": "ideal"}
+        params["noise"] = validate_noise(models, table, where, noise_overrides)
     params["_file"] = str(path)
     params["_overrides"] = dict(overrides)
     return params

@@ -126,7 +126,8 @@ class ADC:
     """One ADC at a resolution: ``energy_j`` per conversion, ``conversion_time_s``, ``area_m2``.
 
     ``model = "survey"`` prices from the Murmann fit at the rate ``1/conversion_time``;
-    ``"fixed"`` scales a preset energy by 2^(bits - ref_bits) (Walden regime); ``"ideal"`` is free.
+    ``"fixed"`` scales a preset energy by 2^(bits - ref_bits) (Walden regime); ``"ideal"`` is free
+    and the simulation neither rounds nor clips.
     """
 
     bits: int
@@ -163,17 +164,19 @@ class DAC:
 
     Bit-serial inputs use a 1-bit DAC ``bits`` times; multi-level inputs one conversion at
     ``bits`` (energy scaled by ``energy_scaling`` from ``ref_bits``); PWM one pulse.
+    ``model = "ideal"``: free, and the simulation applies exact inputs.
     """
 
     bits: int
     energy_j: float
     conversion_time_s: float
     area_m2: float
+    model: str = "fixed"
 
     @classmethod
     def from_params(cls, dac: dict[str, Any], bits: int) -> "DAC":
         if dac.get("model") == "ideal":
-            return cls(bits, 0.0, _q(dac, "conversion_time", 1e-9), 0.0)
+            return cls(bits, 0.0, _q(dac, "conversion_time", 1e-9), 0.0, "ideal")
         ref = dac.get("ref_bits", bits)
         s = _scale(dac.get("energy_scaling", "exponential"), bits, ref)
         return cls(bits, _q(dac, "energy", 0.0) * s, _q(dac, "conversion_time", 1e-9),

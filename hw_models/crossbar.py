@@ -1,48 +1,75 @@
-"""Crossbar compute-in-memory tiles: PCM, RRAM and SRAM-CIM.
+"""Crossbar compute-in-memory tiles with their device models: PCM, RRAM, SRAM.
 
-Per tile pass with ``r`` rows and ``c`` columns in use, and ``k`` input cycles (``input_bits``
-for bit-serial inputs, 1 for PWM or multi-level inputs):
+Cost view, per tile pass with ``r`` rows and ``c`` columns in use and ``k = input_cycles``
+input cycles (``input_bits`` planes for bit-serial inputs, 1 for PWM or multi-level inputs):
 
 * DAC / row drivers: ``r * k`` conversions (a PWM pulse, a 1-bit or a multi-level DAC);
 * cells: ``r * c * devices_per_cell * k`` device reads, each ``V^2 * G_mean * t_mean`` (or a
   preset's ``cell_read_energy``);
-* ADC: ``c * k`` conversions at ``output_bits`` (bit-serial partial results are shift-added
-  digitally: ``c * (k-1)`` adds);
+* ADC: ``c * k`` conversions at ``output_bits``; bit-serial partial results are shift-added
+  digitally: ``c * (k-1)`` adds;
 * time: per cycle the read (PWM: 2^(b-1) LSB periods; else one read pulse) and the ADCs, each
   converting ``ceil(c / n_adc)`` columns in turn (ADC sharing); overlapped when the ADC
   integrates during the read (CCO) or is pipelined (ISAAC), else added.
 
+Simulation view: the weight is normalised per column, quantized to ``weight_bits``, split
+into ``slices`` bit slices of ``cell_bits`` (one tile each, shift-added digitally), each held
+by a differential pair or one device around a reference; the ``[noise] model`` draws the
+devices (:func:`hw_models.noise.program_crossbar`). Each tile output gets output noise and,
+when the model has it, read noise proportional to the norm of the pass's inputs.
+
 Example::
 
     >>> import hw_models
-    >>> from hw_models.crossbar import Crossbar
-    >>> xb = Crossbar(hw_models.load("pcm-hermes"))
+    >>> xb = hw_models.load("pcm-hermes").tile_model
     >>> round(xb.pass_time_s(256, 256) * 1e9)
     128
 """
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from hw_models.base import Hardware
-from hw_models.tile import TileModel, make_dac
+import torch
+
+from hw_models import noise as nz
+from hw_models.family import Programmed, TileFamily, twos_complement_planes
+
+Q = lambda dim: ("q", dim)  # noqa: E731
 
 
-class Crossbar(TileModel):
-    family = "crossbar"
+class Crossbar(TileFamily):
+    name = "crossbar"
+    noise_models = ("pcm", "rram", "sram", "ideal")
+    sections = {"array": {  # crossbar cells
+        "read_voltage": Q("voltage"), "g_max": Q("conductance"),
+        "mean_conductance_fraction": Q("ratio"), "mean_input_fraction": Q("ratio"),
+        "read_pulse_time": Q("time"), "pwm_lsb_time": Q("time"),
+        "cell_read_energy": Q("energy"), "cell_area": Q("area"),
+    }}
 
-    def __init__(self, hw: Hardware) -> None:
-        super().__init__(hw)
-        t = self.p["tile"]
-        self.encoding = t.get("input_encoding", "multi-level")
-        self.cycles = hw.input_bits if self.encoding == "bit-serial" else 1
-        dac_bits = 1 if self.encoding in ("bit-serial", "pwm") else hw.input_bits
-        self.dac = make_dac(hw, dac_bits)
-        self.unit_energy = {
-            "dac_conversion": {"dac": self.dac.energy_j},
-            "cell_read": {"array": self.cell_read_energy_j()},
-            "adc_conversion": {"adc": self.adc.energy_j},
-        }
+    @property
+    def encoding(self) -> str:
+        return self.p.get("tile", {}).get("input_encoding", "multi-level")
+
+    @property
+    def dac_bits(self) -> int:
+        return 1 if self.encoding in ("bit-serial", "pwm") else self.hw.input_bits
+
+    @property
+    def input_cycles(self) -> int:
+        """Bit-serial inputs: one pass per two's-complement bit plane of the DAC code."""
+        if self.encoding != "bit-serial" or self.input_levels is None:
+            return 1
+        return twos_complement_planes(self.input_levels)
+
+    # -- cost view ----------------------------------------------------------------------
+    def unit_energies(self) -> dict[str, dict[str, float]]:
+        return {**super().unit_energies(),
+                "dac_conversion": {"dac": self.dac.energy_j},
+                "cell_read": {"array": self.cell_read_energy_j()},
+                "adc_conversion": {"adc": self.adc.energy_j},
+                "cell_write": {"programming": self.q("programming", "write_energy", 0.0)}}
 
     def read_time_s(self) -> float:
         """Duration of one read cycle (the input pulse)."""
@@ -60,7 +87,7 @@ class Crossbar(TileModel):
         return v * v * fg * g * fx * self.read_time_s()
 
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
-        k = self.cycles
+        k = self.input_cycles
         return {
             "dac_conversion": rows_used * k,
             "cell_read": rows_used * cols_used * self.tile.devices_per_cell * k,
@@ -72,7 +99,7 @@ class Crossbar(TileModel):
         per_adc = math.ceil(cols_used / self.n_adc)  # columns one ADC converts in turn
         t_read, t_adc = self.read_time_s(), per_adc * self.adc.conversion_time_s
         cycle = max(t_read, t_adc) if self.adc.overlaps_integration else t_read + t_adc
-        return self.cycles * cycle
+        return self.input_cycles * cycle
 
     def tile_area_m2(self) -> float:
         t = self.p["tile"]
@@ -81,3 +108,35 @@ class Crossbar(TileModel):
         cells = self.tile.rows * self.tile.cols * self.tile.devices_per_cell
         return (cells * self.q("array", "cell_area") + self.n_adc * self.adc.area_m2
                 + self.tile.rows * self.dac.area_m2)
+
+    # -- simulation view ----------------------------------------------------------------
+    def program(self, w: torch.Tensor, gen: torch.Generator | None, *, t_inference_s: float = 0.0,
+                per_slice: bool = False, blocks: Any = None) -> Programmed:
+        if per_slice:
+            sl, sig, scale = nz.program_crossbar(w, self.tile, self.noise, gen, t_inference_s, per_slice=True)
+            return Programmed(sl, sig, scale)
+        eff, scale = nz.program_crossbar(w, self.tile, self.noise, gen, t_inference_s)
+        return Programmed(eff[None], torch.ones(1), scale)
+
+    @property
+    def read_noise(self) -> float:
+        return 0.0 if self.exact else float(self.noise.get("read_noise", 0.0))
+
+    @property
+    def signal_dependent_noise(self) -> bool:
+        return self.read_noise > 0
+
+    def noise_std(self, xn: torch.Tensor, wn: torch.Tensor) -> torch.Tensor | float:
+        """Output noise, and read noise ``read_noise * ||x||`` (the additive bound of aihwkit's
+        PCM read-noise model, see the ``read_noise`` source in :mod:`hw_models.noise`)."""
+        if not self.read_noise:
+            return self.out_noise
+        sq = xn.pow(2).sum(-1, keepdim=True)
+        return torch.sqrt(self.out_noise ** 2 + self.read_noise ** 2 * sq)
+
+    def accuracy_params(self) -> set[tuple[str, str]]:
+        keys = super().accuracy_params() | {("tile", "cell_bits"), ("tile", "devices_per_cell"),
+                                            ("tile", "input_encoding")}
+        if self.noise["model"] not in ("pcm",):
+            keys -= {("noise", "t_inference_s"), ("noise", "drift_compensation")}
+        return keys

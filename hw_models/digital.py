@@ -114,6 +114,8 @@ class Baseline:
         self.bandwidth_bps = si("memory_bandwidth") * si("bandwidth_fraction", 1.0)
         self.memory_energy_per_byte_j = 8 * si("memory_energy_per_bit", 0.0)
         self.area_m2 = si("area", 0.0)
+        #: bytes each weight occupies in the baseline's memory (fp16/bf16: 2)
+        self.bytes_per_param = si("weight_bytes", 2.0)
         if self.peak_flops is None or (self.power_w is None and self.mac_energy_j is None):
             raise ValueError(f"{params.get('_file')}: [baseline] needs peak_flops and power or mac_energy")
 

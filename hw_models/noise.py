@@ -1,34 +1,38 @@
-"""Noise models of the analog tile families, as torch code that runs inside a forward pass.
+"""Device physics of the analog tile families, as torch code that runs inside a forward pass.
 
-A preset's ``[noise]`` table picks a ``model`` for its tile family and gives its parameters,
-each physical number as ``{value = ..., source = "paper, year, table"}`` (a ``unit`` may be
-added; the values are dimensionless fractions unless the key name carries the unit:
-``_us`` microsiemens, ``_s`` seconds, ``_rad`` radians, ``_db`` decibel). Keys a preset omits
-take the defaults below, each with its source. :func:`validate_noise` checks a table;
-:func:`noise_params` reads the validated table of a :class:`~hw_models.base.Hardware`.
+A preset's ``[noise]`` table picks a ``model`` among those its tile family accepts
+(:attr:`hw_models.family.TileFamily.noise_models`) and gives its parameters, each physical
+number as ``{value = ..., source = "paper, year, table"}`` (a ``unit`` may be added; the
+values are dimensionless fractions unless the key name carries the unit: ``_us``
+microsiemens, ``_s`` seconds, ``_rad`` radians, ``_db`` decibel). Keys a preset omits take the
+defaults below, each with its source; a key the model does not read is an error.
+:func:`validate_noise` checks a table; the family object of a Hardware holds the result.
 
-Models, per family:
+Models:
 
-* crossbar — ``pcm`` (programming noise, drift, accumulated 1/f read noise: Nandakumar et al.
-  ICECS 2019, the statistical model of aihwkit's ``PCMLikeNoiseModel``), ``rram`` (conductance
+* ``pcm`` (programming noise, drift, accumulated 1/f read noise: Nandakumar et al. ICECS
+  2019, the statistical model of aihwkit's ``PCMLikeNoiseModel``), ``rram`` (conductance
   deviation polynomials of Wan et al. Nature 608:504, 2022, as fitted in aihwkit's
-  ``ReRamWan2022NoiseModel``), ``sram`` (weights stored exactly as bits), ``ideal``.
-* mzi — ``mzi`` (Clements mesh with phase quantization, phase errors, thermal crosstalk,
-  per-MZI insertion loss, beam-splitter imbalance), ``ideal``.
-* freespace — ``freespace`` (shot noise from the photon budget, detector noise, SLM
-  precision), ``ideal``.
+  ``ReRamWan2022NoiseModel``), ``sram`` (weights stored exactly as bits): crossbars;
+* ``mzi``: Clements meshes with phase quantization, phase errors, thermal crosstalk,
+  per-MZI insertion loss and its spread, beam-splitter imbalance;
+* ``freespace``: SLM precision and detector read-out noise (the shot noise comes from the
+  photon budget the cost model prices, :mod:`hw_models.photonics.optics`);
+* ``charge``: capacitor mismatch of a charge-domain crossbar (kT/C noise follows from its
+  capacitance, :mod:`hw_models.charge`);
+* ``ideal``: exact computation, for checks.
 
-Every model may also set ``out_noise`` (Gaussian noise on each tile output, as a fraction of
-the full-scale normalised output, before the ADC), ``read_noise`` (per-MVM weight noise, as a
-fraction of the maximum conductance), ``adc_range`` (the ADC clipping range in normalised
-units, before calibration) and ``drift_compensation``. DAC and ADC bits are *not* here: they
-are ``Hardware.input_bits``/``output_bits``, the same numbers the cost model prices.
+``out_noise`` is Gaussian noise on each tile output in units of one full-scale row (|x| = 1
+on a |w| = 1 cell), before the ADC; ``read_noise`` per-MVM weight noise as a fraction of the
+maximum conductance; ``adc_range`` the ADC clipping range in the same units, before
+calibration. DAC and ADC bits are *not* here: they are ``Hardware.input_bits``/``output_bits``,
+the same numbers the cost model prices.
 
 Example::
 
     >>> import torch
     >>> from hw_models.noise import pcm_programming_noise, noise_defaults
-    >>> p = noise_defaults("crossbar", "pcm")
+    >>> p = noise_defaults("pcm")
     >>> g = pcm_programming_noise(torch.full((1000,), 10.0), p, torch.Generator().manual_seed(0))
 """
 from __future__ import annotations
@@ -37,6 +41,8 @@ import math
 from typing import Any
 
 import torch
+
+from hw_models.errors import HardwareConfigError
 
 # ---------------------------------------------------------------------------------------
 # defaults, each with its source
@@ -55,9 +61,8 @@ _SHEN_NONE = ("no published figure found: Shen et al. Nat. Photonics 11:441 (201
 
 DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
     "pcm": {
-        "g_max_us": (25.0, _NANDAKUMAR + " (g_max of the fit)"),
         "prog_coeffs_us": ([0.26348, 1.9650, -1.1731], _NANDAKUMAR + "; std = c0 + c1 g/gmax + c2 (g/gmax)^2"),
-        "prog_coeffs_g_ref_us": (25.0, _NANDAKUMAR),
+        "prog_coeffs_g_ref_us": (25.0, _NANDAKUMAR + " (g_max of the fit; the conductance unit of the model)"),
         "drift_t0_s": (20.0, _NANDAKUMAR + " (first read time of the drift fit)"),
         "drift_nu_mean": ([-0.0155, 0.0244, 0.049, 0.1], _NANDAKUMAR + "; nu_mean = a ln(g/gmax)+b clipped [lo, hi]"),
         "drift_nu_std": ([-0.0125, -0.0059, 0.008, 0.045], _NANDAKUMAR + "; nu_std = a ln(g/gmax)+b clipped [lo, hi]"),
@@ -71,11 +76,10 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "drift_compensation": (True, "global drift compensation, Joshi et al. Nat. Commun. 11:2473 (2020)"),
     },
     "rram": {
-        "g_max_us": (40.0, _WAN + " (g_max of the fit)"),
         "prog_coeffs_us_by_time": ({"1": [0.348, 16.030, -43.853, 45.393, -16.815],
                                     "86400": [0.701, 22.086, -50.773, 47.095, -16.458],
                                     "172800": [0.782, 20.274, -43.507, 37.062, -11.934]}, _WAN),
-        "prog_coeffs_g_ref_us": (40.0, _WAN + " (g_max the fits refer to)"),
+        "prog_coeffs_g_ref_us": (40.0, _WAN + " (g_max the fits refer to; the conductance unit of the model)"),
         "read_noise": (0.01, "aihwkit ReRamWan2022NoiseModel docstring (aihwkit/inference/noise/reram.py): no "
                               "separate 1/f data in Wan et al. 2022; short-term read noise 'about 1%', "
                               "forward.w_noise ~0.01 (a tool's documented setting)"),
@@ -89,9 +93,7 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
                            "0.14 mV = 4.5% of an LSB output std in post-layout Monte Carlo, Chen et al. "
                            "MC2-RAM, ISLPED 2021, abstract; simulation, 65 nm), so only DAC/ADC quantization "
                            "applies; used only for the sram noise model"),
-        "read_noise": (0.0, "digital bit storage: no conductance read noise"),
         "adc_range": (10.0, _RASCH),
-        "drift_compensation": (False, "digital storage does not drift"),
     },
     "mzi": {
         "phase_bits": (8, "design choice: the 8-bit drive DAC the cost model prices for the mesh (published_figures "
@@ -106,54 +108,43 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "loss_std_db": (0.0, "uniform per-MZI loss unless a preset gives its spread"),
         "out_noise": (1e-3, _SHEN_NONE + "; 1e-3 of full scale chosen (below one 8-bit ADC LSB, 3.9e-3) for "
                             "detector/TIA noise; used only for the mzi noise model"),
-        "read_noise": (0.0, "no per-MVM weight noise in a static mesh"),
         "adc_range": (10.0, _RASCH),
-        "drift_compensation": (False, "no drift model for phase shifters"),
     },
     "freespace": {
         "slm_bits": (8, "Holoeye LCoS SLMs (PLUTO-2, GAEA-2) are addressed with 8-bit gray levels 0..255 "
                         "(Holoeye product documentation)"),
         "detector_noise_photons": (1.6, "Hamamatsu ORCA-Flash4.0 V3 (C13440-20CU) sCMOS specification: 1.6 e- rms "
                                         "readout noise, standard scan; in photoelectrons, the unit of the "
-                                        "detected-photon count the shot-noise model uses (deploy multiplies "
-                                        "photons_per_mac by detector_quantum_efficiency); a camera read-out, "
+                                        "detected-photon count the shot-noise model uses; a camera read-out, "
                                         "a GHz detector array is noisier"),
         "out_noise": (0.0, "detector noise is modelled by detector_noise_photons"),
-        "read_noise": (0.0, "no per-MVM weight noise on an SLM"),
         "adc_range": (10.0, _RASCH),
-        "drift_compensation": (False, "no drift model for SLM pixels"),
     },
-    "ideal": {
-        "out_noise": (0.0, "ideal reference: no noise"),
-        "read_noise": (0.0, "ideal reference: no noise"),
-        "adc_range": (10.0, "unused: the ideal model does not quantize"),
-        "drift_compensation": (False, "ideal reference: no drift"),
+    "charge": {
+        "cap_mismatch": (0.0, "no published sigma(dC/C) found for femtofarad bit-cell capacitors (Omran et al. "
+                              "IEEE TCAS-I 63(6), 2016 could not be read); 0 unless a preset states one"),
+        "out_noise": (0.0, "readout noise beyond the kT/C sampling noise (derived from the capacitance, "
+                           "hw_models.charge) not modelled unless a preset states it"),
+        "adc_range": (10.0, _RASCH),
     },
+    "ideal": {},
 }
 
-FAMILY_MODELS = {
-    "crossbar": ("pcm", "rram", "sram", "ideal"),
-    "mzi": ("mzi", "ideal"),
-    "freespace": ("freespace", "ideal"),
-}
-DEFAULT_MODEL = {"crossbar": "pcm", "mzi": "mzi", "freespace": "freespace"}
-
+#: keys every model accepts as plain values (no source): the model name and the read time
+_STRUCT_KEYS = {"model", "t_inference_s"}
 _BOOL_KEYS = {"drift_compensation"}
 _INT_KEYS = {"phase_bits", "slm_bits"}
-_STRUCT_KEYS = {"model", "t_inference_s"}
+#: models whose devices change with the time after programming
+TIME_DEPENDENT = ("pcm", "rram")
 
 
-def _fail(where: str, key: str, expected: str, got: Any) -> ValueError:
-    try:  # the loader's error type when it exists, else ValueError (one line)
-        from hw_models.config import HardwareConfigError as _E
-    except Exception:  # pragma: no cover
-        _E = ValueError
-    return _E(f"{where}: [noise] {key}: expected {expected}, got {got!r}")
+def _fail(where: str, key: str, expected: str, got: Any) -> HardwareConfigError:
+    return HardwareConfigError(f"{where}: [noise] {key}: expected {expected}, got {got!r}")
 
 
-def noise_defaults(family: str, model: str | None = None) -> dict[str, Any]:
-    """The default parameters of a noise model (values only), ``model`` included."""
-    model = model or DEFAULT_MODEL.get(family, "ideal")
+def noise_defaults(model: str) -> dict[str, Any]:
+    """The default parameters of a noise model (values only), ``model`` included, with
+    ``_sources`` (key -> source)."""
     out = {k: v for k, (v, _) in DEFAULTS[model].items()}
     out["model"] = model
     out["t_inference_s"] = 0.0
@@ -161,25 +152,33 @@ def noise_defaults(family: str, model: str | None = None) -> dict[str, Any]:
     return out
 
 
-def validate_noise(family: str, table: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check a preset's ``[noise]`` table for a tile ``family``; return plain values with the
-    defaults of its model filled in and ``_sources`` (key -> source).
+def validate_noise(models: tuple[str, ...], table: dict[str, Any], where: str,
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check a preset's ``[noise]`` table against the models a tile family accepts
+    (``models[0]`` is its default); return plain values with the defaults of the model
+    filled in and ``_sources`` (key -> source).
 
-    A number read from a file must come as ``{value = ..., source = "..."}``; ``model``,
-    ``drift_compensation`` and ``t_inference_s`` may be plain values."""
-    if family not in FAMILY_MODELS:
-        raise _fail(where, "model", f"a tile family in {sorted(FAMILY_MODELS)}", family)
-    model = table.get("model", DEFAULT_MODEL[family])
-    if model not in FAMILY_MODELS[family]:
-        raise _fail(where, "model", f"one of {list(FAMILY_MODELS[family])} for a {family} tile", model)
-    out = noise_defaults(family, model)
+    A number read from a file comes as ``{value = ..., source = "..."}``; ``model``,
+    ``drift_compensation`` and ``t_inference_s`` may be plain values. ``overrides`` (plain
+    values, from ``hw_models.load(..., **{"noise.key": v})``) are checked the same way and
+    win over the table; their source is "user override"."""
+    overrides = dict(overrides or {})
+    file_model = table.get("model", models[0])
+    model = overrides.pop("model", file_model)
+    model = model["value"] if isinstance(model, dict) else model
+    if model not in models:
+        raise _fail(where, "model", f"one of {list(models)} for this tile family", model)
+    out = noise_defaults(model)
     known = set(DEFAULTS[model]) | _STRUCT_KEYS
-    for key, raw in table.items():
-        if key == "model":
-            continue
+    # another model chosen by an override: the file's parameters were its own model's
+    items = [(k, v, False) for k, v in table.items() if k != "model" and model == file_model]
+    items += [(k, v, True) for k, v in overrides.items()]
+    for key, raw, is_override in items:
         if key not in known:
             raise _fail(where, key, f"one of {sorted(known)} for noise model {model!r}", "unknown key")
-        if key in _STRUCT_KEYS or key in _BOOL_KEYS:
+        if is_override:
+            v, src = (raw["value"] if isinstance(raw, dict) else raw), "user override"
+        elif key in _STRUCT_KEYS or key in _BOOL_KEYS:
             v = raw["value"] if isinstance(raw, dict) else raw
             src = raw.get("source", "preset") if isinstance(raw, dict) else "preset"
         else:
@@ -191,7 +190,7 @@ def validate_noise(family: str, table: dict[str, Any], where: str) -> dict[str, 
             if extra:
                 raise _fail(where, key, "only value, unit, source, note in the table", sorted(extra))
             v, src = raw["value"], raw["source"]
-        out[key] = _check(where, key, v, DEFAULTS[model].get(key, (0.0, ""))[0])
+        out[key] = _check(where, key, v, out.get(key, 0.0))
         out["_sources"][key] = src
     return out
 
@@ -222,33 +221,6 @@ def _check(where: str, key: str, v: Any, like: Any) -> Any:
     return float(v)
 
 
-def noise_params(hw: Any) -> dict[str, Any]:
-    """The noise parameters of a Hardware: its validated ``[noise]`` table, defaults for a
-    preset that has none, and plain-value overrides (``hw_models.load(..., **{"noise.out_noise": 0})``)
-    checked here. ``hw.name == "ideal"`` without a table means the ``ideal`` model."""
-    family = hw.tile.family
-    table = dict((getattr(hw, "params", None) or {}).get("noise") or {})
-    if not table:
-        kind = (getattr(hw, "params", None) or {}).get("hardware", {}).get("kind")
-        model = "ideal" if (hw.name == "ideal" or kind == "ideal") else DEFAULT_MODEL[family]
-        return noise_defaults(family, model)
-    if "_sources" in table:  # validated; overrides may have added plain values after validation
-        model = table.get("model", DEFAULT_MODEL[family])
-        base = noise_defaults(family, model)
-        for k, v in table.items():
-            if k in ("_sources", "model"):
-                continue
-            if k not in base:
-                raise _fail(f"{hw.name} (override)", k, f"one of {sorted(set(base) - {'_sources'})}", "unknown key")
-            v = v["value"] if isinstance(v, dict) and "value" in v else v
-            base[k] = _check(f"{hw.name} (override)", k, v, base[k])
-        base["_sources"].update(table["_sources"])
-        return base
-    lenient = {k: (v if k in _STRUCT_KEYS | _BOOL_KEYS or isinstance(v, dict) else
-                   {"value": v, "source": "user"}) for k, v in table.items()}
-    return validate_noise(family, lenient, hw.name)
-
-
 # ---------------------------------------------------------------------------------------
 # crossbars: conductances in microsiemens
 # ---------------------------------------------------------------------------------------
@@ -264,14 +236,14 @@ def _poly(g_rel: torch.Tensor, coeffs: list[float]) -> torch.Tensor:
 def pcm_programming_noise(g_target: torch.Tensor, p: dict, gen: torch.Generator | None) -> torch.Tensor:
     """Programmed conductance: g_target + N(0, std(g)^2), std(g) = poly(g/g_max) in µS
     (Nandakumar 2019), clipped at 0."""
-    gmax = p["g_max_us"]
-    std = _poly(g_target / gmax, p["prog_coeffs_us"]) * (gmax / p["prog_coeffs_g_ref_us"])
+    gmax = p["prog_coeffs_g_ref_us"]
+    std = _poly(g_target / gmax, p["prog_coeffs_us"])
     return (g_target + std * torch.randn(g_target.shape, generator=gen, dtype=g_target.dtype)).clamp_(min=0.0)
 
 
 def pcm_drift_nu(g_target: torch.Tensor, p: dict, gen: torch.Generator | None) -> torch.Tensor:
     """Drift exponents ν ~ |N(mu(g), sigma(g)^2)| per device (Nandakumar 2019)."""
-    lg = torch.log((g_target / p["g_max_us"]).abs().clamp(min=1e-7))
+    lg = torch.log((g_target / p["prog_coeffs_g_ref_us"]).abs().clamp(min=1e-7))
     a, b, lo, hi = p["drift_nu_mean"]
     mu = (a * lg + b).clamp(lo, hi)
     a, b, lo, hi = p["drift_nu_std"]
@@ -290,7 +262,7 @@ def pcm_read_noise_std(g_prog: torch.Tensor, t_inference_s: float, p: dict) -> t
     Q_s(g) sqrt(ln((t + t_read)/(2 t_read)))."""
     c, e, qmax = p["read_1f"]
     t = t_inference_s + p["drift_t0_s"]
-    qs = (c / ((g_prog.abs() / p["g_max_us"]) ** e).clamp(min=1e-3)).clamp(max=qmax)
+    qs = (c / ((g_prog.abs() / p["prog_coeffs_g_ref_us"]) ** e).clamp(min=1e-3)).clamp(max=qmax)
     return qs * math.sqrt(math.log((t + p["t_read_s"]) / (2 * p["t_read_s"])))
 
 
@@ -312,12 +284,11 @@ def rram_conductance_at(g_target: torch.Tensor, t_inference_s: float, p: dict,
     the latest measured time <= t (1 s, 1 day, 2 days) gives the std at t."""
     table = {float(k): v for k, v in p["prog_coeffs_us_by_time"].items()}
     times = sorted(table)
-    gmax = p["g_max_us"]
-    ref = p["prog_coeffs_g_ref_us"]
+    gmax = p["prog_coeffs_g_ref_us"]
     z = torch.randn(g_target.shape, generator=gen, dtype=g_target.dtype)
     def at(t: float) -> torch.Tensor:
         key = max([x for x in times if x <= max(t, times[0])])
-        std = _poly(g_target / gmax, table[key]).clamp(min=0.0) * (gmax / ref)
+        std = _poly(g_target / gmax, table[key]).clamp(min=0.0)
         return (g_target + std * z).clamp(min=0.0)
     return at(times[0]), at(t_inference_s)
 
@@ -367,7 +338,7 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
         for s in range(tile.slices):
             torch.mul(sign, digit_of(s) / per_slice_max, out=out[s])
         return out, sig, col_scale
-    gmax = p["g_max_us"]
+    gmax = p["prog_coeffs_g_ref_us"]  # conductances in the unit of the device model's fit
     conductance_at = pcm_conductance_at if model == "pcm" else rram_conductance_at
     eff0 = torch.zeros_like(wn)
     eff = torch.zeros_like(wn)
@@ -463,11 +434,13 @@ def _layers(seq: list[tuple]) -> list[int]:
     return out
 
 
-def mesh_phases_with_errors(dec: dict[str, Any], p: dict, gen: torch.Generator | None) -> dict[str, Any]:
+def mesh_phases_with_errors(dec: dict[str, Any], p: dict, gen: torch.Generator | None,
+                            mzi_loss_db: float = 0.0) -> dict[str, Any]:
     """Apply phase quantization (``phase_bits`` over [0, 2π)), thermal crosstalk (each shifter
     picks up ``crosstalk`` × the phases of the neighbouring MZIs in the same mesh column),
     Gaussian phase errors (``phase_error_rad``), beam-splitter imbalance (``splitter_error_rad``
-    per coupler) and per-MZI loss spread (``loss_std_db``) to a decomposition."""
+    per coupler) and the insertion loss of every MZI (``mzi_loss_db`` mean, ``loss_std_db``
+    spread) to a decomposition."""
     bits = p.get("phase_bits")
     step = 2 * math.pi / 2 ** bits if bits else 0.0
     sig = p.get("phase_error_rad", 0.0)
@@ -504,7 +477,8 @@ def mesh_phases_with_errors(dec: dict[str, Any], p: dict, gen: torch.Generator |
             shape, dt = t.shape, t.dtype
             d1 = sbs * torch.randn(shape, generator=gen, dtype=dt) if sbs else 0.0
             d2 = sbs * torch.randn(shape, generator=gen, dtype=dt) if sbs else 0.0
-            amp = (10 ** (-(sloss * torch.randn(shape, generator=gen, dtype=dt)) / 20)) if sloss else None
+            loss = mzi_loss_db + (sloss * torch.randn(shape, generator=gen, dtype=dt) if sloss else 0.0)
+            amp = 10 ** (-torch.as_tensor(loss, dtype=dt).expand(shape) / 20) if (sloss or mzi_loss_db) else None
             mz.append((m, noisy(t), noisy(f), d1, d2, amp))
         out[side] = mz
     out["diag"] = noisy(q(dec["diag"]))
@@ -529,13 +503,16 @@ def mesh_unitary(mesh: dict[str, Any]) -> torch.Tensor:
 
 
 def program_mzi(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator | None,
-                mzi_loss_db: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Realise a weight [K, N] on MZI meshes, one per tile block (rows x cols, zero-padded to
-    n = max(rows, cols)): A = W_block^T = U Σ V^† by SVD; U and V^† as Clements meshes with
-    errors; Σ/σ_max as amplitude modulators quantized to ``tile.weight_bits``. The mean
-    per-MZI loss ``mzi_loss_db`` (the cost model's number) scales every path alike (depth n
-    MZIs) and is undone by the receiver gain, so only its spread (``loss_std_db``) distorts.
-    Returns (w_eff [K, N] normalised by col_scale, col_scale)."""
+                mzi_loss_db: float = 0.0, blocks: list[tuple[int, int, int, int]] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Realise a weight [K, N] on MZI meshes, one per tile block ``(row_start, row_stop,
+    col_start, col_stop)`` (the plan's; by default ``tile.rows`` x ``tile.cols`` blocks), each
+    zero-padded to n = max(rows, cols): A = W_block^T = U Σ V^† by SVD; U and V^† as Clements
+    meshes with errors and per-MZI loss ``mzi_loss_db``; Σ/σ_max as amplitude modulators
+    quantized to ``tile.weight_bits``. Paths through a rectangular mesh cross different numbers
+    of MZIs, so a uniform loss distorts as well as attenuates; the receiver gain of each mesh
+    restores its average transmission (the Frobenius norm of the block). Returns
+    (w_eff [K, N] normalised by col_scale, col_scale)."""
     w = w.detach().to(torch.float64)
     K, N = w.shape
     col_scale = w.abs().amax(dim=0).clamp(min=1e-12)
@@ -544,21 +521,25 @@ def program_mzi(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator | None
         return wn.float(), col_scale.float()
     rows, cols = tile.rows, tile.cols
     n = max(rows, cols)
-    rt, ct = math.ceil(K / rows), math.ceil(N / cols)
-    pad = torch.zeros(rt * rows, ct * cols, dtype=torch.float64)
-    pad[:K, :N] = wn
-    blocks = pad.view(rt, rows, ct, cols).permute(0, 2, 3, 1).reshape(rt * ct, cols, rows)  # A = W^T
-    a = torch.zeros(rt * ct, n, n, dtype=torch.float64)
-    a[:, :cols, :rows] = blocks
+    if blocks is None:
+        blocks = [(r0, min(K, r0 + rows), c0, min(N, c0 + cols))
+                  for c0 in range(0, N, cols) for r0 in range(0, K, rows)]
+    a = torch.zeros(len(blocks), n, n, dtype=torch.float64)
+    for i, (r0, r1, c0, c1) in enumerate(blocks):
+        a[i, :c1 - c0, :r1 - r0] = wn[r0:r1, c0:c1].t()  # A = W^T: outputs x inputs
     uu, s, vh = torch.linalg.svd(a)
     smax = s[:, :1].clamp(min=1e-30)
     sq = quantize_symmetric(s / smax, tile.weight_bits) if tile.weight_bits else s / smax
     cdt = torch.complex128
-    u_mesh = mesh_unitary(mesh_phases_with_errors(clements_decompose(uu.to(cdt)), p, gen))
-    v_mesh = mesh_unitary(mesh_phases_with_errors(clements_decompose(vh.to(cdt)), p, gen))
-    a_eff = (u_mesh * sq.to(cdt)[:, None, :]) @ v_mesh * smax[:, :, None]
-    a_eff = a_eff.real[:, :cols, :rows]
-    eff = a_eff.reshape(rt, ct, cols, rows).permute(0, 3, 1, 2).reshape(rt * rows, ct * cols)[:K, :N]
+    u_mesh = mesh_unitary(mesh_phases_with_errors(clements_decompose(uu.to(cdt)), p, gen, mzi_loss_db))
+    v_mesh = mesh_unitary(mesh_phases_with_errors(clements_decompose(vh.to(cdt)), p, gen, mzi_loss_db))
+    a_eff = ((u_mesh * sq.to(cdt)[:, None, :]) @ v_mesh).real * smax[:, :, None]
+    if mzi_loss_db:  # receiver gain: each mesh's average transmission restored
+        gain = a.flatten(1).norm(dim=1) / a_eff.flatten(1).norm(dim=1).clamp(min=1e-30)
+        a_eff = a_eff * gain[:, None, None]
+    eff = torch.zeros(K, N, dtype=torch.float64)
+    for i, (r0, r1, c0, c1) in enumerate(blocks):
+        eff[r0:r1, c0:c1] = a_eff[i, :c1 - c0, :r1 - r0].t()
     return eff.float().contiguous(), col_scale.float()
 
 
@@ -574,10 +555,3 @@ def program_slm(w: torch.Tensor, p: dict) -> tuple[torch.Tensor, torch.Tensor]:
     if p["model"] == "ideal":
         return wn, col_scale
     return quantize_symmetric(wn, p["slm_bits"]), col_scale
-
-
-def shot_noise_std(signal_abs: torch.Tensor, photons_per_mac: float, detector_noise_photons: float) -> torch.Tensor:
-    """Std of a normalised dot product read by photon counting: the detectors count
-    Poisson(photons_per_mac · Σ|x̂||ŵ|) photons (x̂, ŵ in [0, 1]) plus Gaussian detector noise,
-    so var(y) = Σ|x̂||ŵ| / photons_per_mac + (detector_noise / photons_per_mac)^2."""
-    return torch.sqrt(signal_abs / photons_per_mac + (detector_noise_photons / photons_per_mac) ** 2)

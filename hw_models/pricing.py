@@ -1,10 +1,12 @@
 """One place for unit costs: the tile family's actions plus digital ops and memory traffic.
 
 ``HardwareCosts(hw).unit_energy[action]`` is ``{component: J}`` for one action; the estimator
-multiplies its counts by these. Actions beyond the tile's own: ``shift_add`` and
-``partial_sum_add`` (digital adds at ``partial_sum_precision``), ``digital_op`` (one arithmetic
-op at ``precision``), ``digital_mac`` (a multiply-accumulate), ``sram_byte`` and
-``offchip_byte`` (memory traffic), ``cell_write`` (programming one weight position).
+multiplies its counts by these (:meth:`HardwareCosts.price`). The tile family
+(``hw.tile_model``) prices its own actions — conversions, cell reads, photons, capacitor
+switching, writes, seconds of a tile or chip held (``tile_second``, ``chip_second``) — and
+this adds: ``shift_add`` and ``partial_sum_add`` (digital adds at ``partial_sum_precision``),
+``digital_op`` (one arithmetic op at ``precision``), ``digital_mac`` (a multiply-accumulate),
+``sram_byte`` and ``offchip_byte`` (memory traffic).
 
 Example::
 
@@ -13,34 +15,29 @@ Example::
     >>> c = HardwareCosts(hw_models.load("pcm-hermes"))
     >>> sorted(c.unit_energy["adc_conversion"])
     ['adc']
+    >>> c.price({"adc_conversion": 2})["adc"] == 2 * c.unit_energy["adc_conversion"]["adc"]
+    True
 """
 from __future__ import annotations
 
 from typing import Any
 
 from hw_models.base import Hardware
-from hw_models.config import HardwareConfigError
 from hw_models.digital import HOROWITZ_SOURCE, DigitalLogic
+from hw_models.errors import HardwareConfigError
+from hw_models.family import COMPONENTS, TileFamily
 from hw_models.memory import MemoryHierarchy
-from hw_models.tile import TileModel
+
+__all__ = ["COMPONENTS", "HardwareCosts", "tile_model"]
 
 
-def tile_model(hw: Hardware) -> TileModel:
-    """The pricing model of ``hw``'s tile family."""
-    if hw.family == "crossbar":
-        from hw_models.crossbar import Crossbar
-        return Crossbar(hw)
-    if hw.family == "mzi":
-        from hw_models.photonics.mzi import MZIMesh
-        return MZIMesh(hw)
-    if hw.family == "freespace":
-        from hw_models.photonics.freespace import FreeSpaceOptics
-        return FreeSpaceOptics(hw)
-    raise ValueError(f"tile.family: expected one of crossbar, mzi, freespace, got {hw.family!r}")
+def tile_model(hw: Hardware) -> TileFamily:
+    """The tile family object of ``hw`` (both its cost and its simulation view)."""
+    return hw.tile_model
 
 
 class HardwareCosts:
-    """Tile model + digital logic + memory hierarchy of one :class:`Hardware`."""
+    """Tile family + digital logic + memory hierarchy of one :class:`Hardware`."""
 
     def __init__(self, hw: Hardware) -> None:
         self.hw = hw
@@ -48,9 +45,9 @@ class HardwareCosts:
         node = p["hardware"].get("technology_node")
         if node is None:
             raise HardwareConfigError(f"{p.get('_file')}: [hardware] technology_node: expected the CMOS node "
-                             f"of the digital periphery (e.g. {{value = 14, unit = \"nm\", source = ...}})")
+                                      f"of the digital periphery (e.g. {{value = 14, unit = \"nm\", source = ...}})")
         self.node_m = node.si
-        self.tile = tile_model(hw)
+        self.tile = hw.tile_model
         self.logic = DigitalLogic(self.node_m)
         self.memory = MemoryHierarchy.from_params(p, self.node_m)
         d = p.get("digital", {})
@@ -58,7 +55,7 @@ class HardwareCosts:
         self.partial_sum_precision = d.get("partial_sum_precision", "int32")
         if "ops_per_s" not in d:
             raise HardwareConfigError(f"{p.get('_file')}: [digital] ops_per_s: expected the throughput of the "
-                             f"digital units (e.g. {{value = 2, unit = \"TOPS\", source = ...}})")
+                                      f"digital units (e.g. {{value = 2, unit = \"TOPS\", source = ...}})")
         self.digital_ops_per_s = d["ops_per_s"].si
         add = self.logic.op_energy_j(self.partial_sum_precision, "add")
         self.unit_energy: dict[str, dict[str, float]] = {

@@ -1,5 +1,5 @@
 """Units: every quantity inside ``hw_models`` and ``analogc.estimate`` is SI (J, s, W, m, m²,
-Hz, V, S, bytes). Preset files give each constant a unit; :func:`to_si` converts it once, at
+Hz, V, S, F, bytes). Preset files give each constant a unit; :func:`to_si` converts it once, at
 load time. Reports convert back (pJ, µs, mm²) only when they print.
 
 Example::
@@ -22,6 +22,7 @@ _BASE = {
     "Hz": ("frequency", 1.0),
     "V": ("voltage", 1.0),
     "S": ("conductance", 1.0),
+    "F": ("capacitance", 1.0),
     "A": ("current", 1.0),
     "m": ("length", 1.0),
     "m2": ("area", 1.0),

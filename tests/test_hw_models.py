@@ -77,7 +77,7 @@ def test_mzi_static_power_by_shifter():
 def test_mzi_laser_follows_insertion_loss():
     small = tile_model(hw_models.load("mzi-mems", rows=8, cols=8))
     big = tile_model(hw_models.load("mzi-mems", rows=16, cols=16))
-    ratio = big.unit_energy["detector_light"]["laser"] / small.unit_energy["detector_light"]["laser"]
+    ratio = big.unit_energy["photon"]["laser"] / small.unit_energy["photon"]["laser"]
     # 16 more MZI columns at 0.99 dB each
     assert ratio == pytest.approx(10 ** (16 * 0.99 / 10), rel=0.01)
 

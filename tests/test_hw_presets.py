@@ -65,7 +65,7 @@ def test_overrides_and_aliases():
     ({"rows": 0}, "rows", "positive integer"),
     ({"adc_bits": -1}, "output_bits", "bits"),
     ({"dynamic_matmul": "sometimes"}, "dynamic_matmul", "one of"),
-    ({"mzi.hold_power_pi": 3}, "hold_power_pi", "unit"),
+    ({"mzi.hold_power_pi": 3}, "mzi", "a table of a crossbar preset"),
     ({"adc.energy": "3 mW"}, "energy", "energy"),
     ({"nonsense": 1}, "nonsense", "expected"),
 ])
@@ -74,6 +74,11 @@ def test_bad_overrides_name_key_and_expectation(kw, key, expected):
         hw_models.load("pcm-hermes", **kw)
     msg = str(e.value)
     assert "\n" not in msg and key in msg and expected in msg and "pcm-hermes" in msg
+
+
+def test_a_quantity_override_needs_its_unit():
+    with pytest.raises(HardwareConfigError, match=r"\[mzi\] hold_power_pi: expected a .*unit"):
+        hw_models.load("mzi", **{"mzi.hold_power_pi": 3})
 
 
 @pytest.mark.parametrize("body, key", [

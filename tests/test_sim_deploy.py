@@ -108,8 +108,9 @@ def test_output_noise_std_matches_model():
         lin.weight.copy_(torch.eye(16))
     m = nn.Sequential(lin).eval()
     x = torch.full((4000, 16), 0.5)
-    am = deploy(m, plan_for(m, x[:2], hw("sram", rows=16, cols=16, out_noise={"value": 0.05, "source": "test"})),
-                seed=0, input_range=1.0, dac_bits=False, adc_bits=False)
+    am = deploy(m, plan_for(m, x[:2], hw("sram", rows=16, cols=16, dac=False, adc=False,
+                                          out_noise={"value": 0.05, "source": "test"})),
+                seed=0, input_range=1.0)
     with torch.no_grad():
         y = am(x)
     assert abs(float((y - 0.5).std()) / 0.05 - 1) < 0.05
@@ -190,8 +191,8 @@ def test_mzi_and_freespace_deploy_run_and_ideal_matches():
         assert 0 < e < 0.5
         errs = []
         for ppm in (1.0, 100.0):
-            fs = deploy(m, plan_for(m, x[:2], hw("freespace", family="freespace", rows=64, cols=64)), seed=0,
-                        calibration=[x], photons_per_mac=ppm)
+            fs = deploy(m, plan_for(m, x[:2], hw("freespace", family="freespace", rows=64, cols=64,
+                                                 hw_set={"photons_per_mac": ppm})), seed=0, calibration=[x])
             errs.append(float((fs(x) - y0).norm() / y0.norm()))
         assert errs[0] > errs[1]
 
@@ -204,14 +205,14 @@ def test_freespace_shot_noise_variance_scales_with_photons():
     m = nn.Sequential(lin).eval()
     x = torch.full((20000, 16), 1.0)
     var = []
-    for ppm in (10.0, 40.0):
-        am = deploy(m, plan_for(m, x[:2], hw("freespace", family="freespace", rows=16, cols=16,
-                                               detector_noise_photons={"value": 0.0, "source": "test"})),
-                    seed=0, input_range=1.0, dac_bits=False, adc_bits=False, photons_per_mac=ppm)
+    for ppm in (10.0, 40.0):  # photons per MAC at the detectors; 80% become photoelectrons
+        h = hw("freespace", family="freespace", rows=16, cols=16, dac=False, adc=False,
+               hw_set={"photons_per_mac": ppm}, detector_noise_photons={"value": 0.0, "source": "test"})
+        am = deploy(m, plan_for(m, x[:2], h), seed=0, input_range=1.0)
         with torch.no_grad():
             var.append(float(am(x).var()))
-    # var(y) = sum|x||w| / photons_per_mac = 16 / ppm
-    assert abs(var[0] / (16 / 10.0) - 1) < 0.05
+    # var(y) = sum|x||w| / (QE * photons_per_mac) = 16 / (0.8 * ppm)
+    assert abs(var[0] / (16 / (0.8 * 10.0)) - 1) < 0.05
     assert abs(var[0] / var[1] / 4 - 1) < 0.08
 
 
@@ -258,11 +259,24 @@ def test_calibration_batches_of_wrong_shape_raise():
         calibrate(m, [x])
 
 
-def test_deploy_with_hw_name_needs_inputs():
-    with pytest.raises(AnalogcError, match=r"example_inputs"):
-        deploy(mlp(), hw())
-    am = deploy(mlp(), hw(), example_inputs=torch.randn(2, 40), seed=0)
-    assert len(analog_layers(am)) == 2
+def test_deploy_with_hw_name_needs_no_inputs_for_linear_and_conv_models():
+    """The tile mapping needs only weight shapes (as aihwkit's convert_to_analog): the same
+    chip as a deploy of the traced model, on the same seed."""
+    m, x = mlp(), torch.randn(8, 40)
+    am = deploy(m, "pcm-hermes", seed=0)
+    assert len(analog_layers(am)) == 2 and am.analogc_plan.graph.meta["shapes_only"]
+    traced = deploy(m, "pcm-hermes", seed=0, example_inputs=x)
+    with torch.no_grad():
+        assert torch.equal(am(x), traced(x))
+    with pytest.raises(AnalogcError, match=r"weight shapes without inputs"):  # it cannot be priced
+        analogc.estimate(am.analogc_plan)
+
+
+def test_deploy_without_inputs_says_when_attention_needs_them():
+    from test_sim_edges import AttnNet  # a model with scaled-dot-product attention
+    with pytest.raises(AnalogcError, match=r"sram-cim puts attention matmuls on tiles.*example_inputs"):
+        deploy(AttnNet(), "sram-cim", seed=0)
+    assert len(analog_layers(deploy(AttnNet(), "pcm-hermes", seed=0))) == 4  # attention stays digital there
 
 
 def test_bare_layer_is_deployed():

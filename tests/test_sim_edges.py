@@ -11,7 +11,6 @@ from torch import nn
 from analogc.sim import AnalogMatmul, NoisePool, analog_layers, deploy
 from analogc.sim.deploy import _MatmulMode
 from sim_helpers import hw, mlp, plan_for
-from hw_models.noise import noise_params
 
 
 class Attn(nn.Module):
@@ -59,7 +58,7 @@ def test_noisy_deploy_runs_in_the_model_dtype(model, family, dtype):
 
 def test_analog_attention_keeps_half_precision():
     h = hw("pcm", dyn="analog")
-    amm = AnalogMatmul(h, noise_params(h), 0, NoisePool(0), "att")
+    amm = AnalogMatmul(h, 0, NoisePool(0), "att")
     a, b = torch.randn(2, 5, 8, dtype=torch.float16), torch.randn(2, 8, 3, dtype=torch.float16)
     assert amm(a, b).dtype == torch.float16
 
@@ -112,7 +111,7 @@ def test_analog_attention_has_straight_through_gradients():
 def test_analog_sdpa_follows_torch_causal_alignment():
     # torch's is_causal mask is tril(ones(L, S)) (top-left aligned) also when L != S
     h = hw(dyn="analog")
-    amm = AnalogMatmul(h, noise_params(h), 0, NoisePool(0), "att")
+    amm = AnalogMatmul(h, 0, NoisePool(0), "att")
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 2, n, 8, generator=g) for n in (3, 5, 5))
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -126,10 +125,10 @@ def test_freespace_calibration_sees_noiseless_outputs():
     # calibrate sets the ADC range from noiseless partial sums: an SLM has no programming noise,
     # so the range must not depend on the photon budget (shot noise) nor on the seed
     m, x = mlp(), torch.randn(32, 40)
-    p = plan_for(m, x, hw("freespace", family="freespace", rows=64, cols=64))
     ranges = []
     for seed, ppm in ((0, 0.5), (1, 0.5), (0, 1e12)):
-        a = deploy(m, p, seed=seed, calibration=[x], photons_per_mac=ppm)
+        p = plan_for(m, x, hw("freespace", family="freespace", rows=64, cols=64, hw_set={"photons_per_mac": ppm}))
+        a = deploy(m, p, seed=seed, calibration=[x])
         ranges.append([float(la.adc_range) for la in analog_layers(a)])
     assert ranges[0] == ranges[1] == ranges[2]
 
@@ -144,10 +143,10 @@ def test_output_noise_is_relative_to_the_input_range_without_dac(r):
         lin.weight.copy_(torch.eye(16))
     m = nn.Sequential(lin).eval()
     x = torch.full((4000, 16), 0.5 * r)
-    p = plan_for(m, x[:2], hw("sram", rows=16, cols=16, out_noise={"value": 0.05, "source": "test"}))
-    for dac in (False, None):
-        opts = {"dac_bits": False} if dac is False else {}
-        am = deploy(m, p, seed=0, input_range=r, adc_bits=False, **opts)
+    for dac in (False, True):
+        p = plan_for(m, x[:2], hw("sram", rows=16, cols=16, dac=dac, adc=False,
+                                  out_noise={"value": 0.05, "source": "test"}))
+        am = deploy(m, p, seed=0, input_range=r)
         with torch.no_grad():
             y = am(x)
         assert abs(float((y - 0.5 * r).std()) / (0.05 * r) - 1) < 0.05

@@ -14,11 +14,22 @@ from hw_models.base import ChipSpec, Hardware, TileSpec
 QUIET = {"out_noise": {"value": 0.0, "source": "test"}, "read_noise": {"value": 0.0, "source": "test"}}
 
 
-def xbar(model, cell_bits, rows=16, cols=8, encoding="bit-serial", bits=8, **noise):
-    """rram-like (2-bit cells, one device around a reference) or sram-like (1-bit cells)."""
+def xbar(model, cell_bits, rows=16, cols=8, encoding="bit-serial", bits=8, adc=True, **noise):
+    """rram-like (2-bit cells, one device around a reference) or sram-like (1-bit cells), built in
+    code; ``adc=False``: an ideal (exact) ADC."""
     tile = TileSpec("crossbar", rows, cols, weight_bits=8, cell_bits=cell_bits, devices_per_cell=1)
-    return Hardware(name=model, tile=tile, chip=ChipSpec(4096), input_bits=bits, output_bits=bits,
-                    params={"noise": {"model": model, **noise}, "tile": {"input_encoding": encoding}})
+    params = {"noise": {"model": model, **noise}, "tile": {"input_encoding": encoding}}
+    if not adc:
+        params["adc"] = {"model": "ideal"}
+    return Hardware(name=model, tile=tile, chip=ChipSpec(4096), input_bits=bits, output_bits=bits, params=params)
+
+
+def no_adc(h):
+    """The same hardware with an ideal (exact) ADC."""
+    if h.source_file:
+        return hw_models.load(h, adc_model="ideal")
+    return Hardware(name=h.name, tile=h.tile, chip=h.chip, input_bits=h.input_bits, output_bits=h.output_bits,
+                    params={**h.params, "adc": {"model": "ideal"}})
 
 
 def plan_for(m, x, h):
@@ -38,10 +49,10 @@ def rel(a, b):
                                xbar("sram", 8, encoding="bit-serial")], ids=["rram", "sram", "rram-ml", "sram-1slice"])
 def test_passes_add_back_exactly_without_adc_and_output_noise(h):
     m, x = mlp(), torch.randn(12, 40)
-    plan = plan_for(m, x, h)
+    plan = plan_for(m, x, no_adc(h))
     assert plan.mappings[next(iter(plan.mappings))].row_tiles == 3  # 40 rows on 16-row tiles (16+16+8)
-    pp = deploy(m, plan, seed=3, adc_bits=False, input_range=3.0)
-    rc = deploy(m, plan, seed=3, adc_bits=False, input_range=3.0, converter_passes="recombined")
+    pp = deploy(m, plan, seed=3, input_range=3.0)
+    rc = deploy(m, plan, seed=3, input_range=3.0, converter_passes="recombined")
     layer = analog_layers(pp)[0]
     assert layer.per_pass and not analog_layers(rc)[0].per_pass
     assert layer.input_planes == (8 if h.params["tile"]["input_encoding"] == "bit-serial" else 1)
@@ -63,7 +74,7 @@ def test_per_pass_adc_matches_numpy_reference():
     with torch.no_grad():
         y = am(x).numpy().astype(np.float64)
     # independent computation: the same devices (same seed), pass by pass in numpy
-    sl, sig, cs = nz.program_crossbar(lin[0].weight.detach().t(), h.tile, layer.noise,
+    sl, sig, cs = nz.program_crossbar(lin[0].weight.detach().t(), h.tile, h.tile_model.noise,
                                       torch.Generator().manual_seed(layer.seed), 0.0, per_slice=True)
     sl, sig, cs = sl.double().numpy(), sig.double().numpy(), cs.double().numpy()
     Lx, La, B, R = 31, 31, 6, 8
@@ -86,7 +97,7 @@ def test_per_pass_adc_matches_numpy_reference():
     assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max()
     # and the ADC does something here
     with torch.no_grad():
-        y0 = deploy(lin, plan_for(lin, x, h), seed=11, input_range=2.0, adc_bits=False)(x).numpy()
+        y0 = deploy(lin, plan_for(lin, x, no_adc(h)), seed=11, input_range=2.0)(x).numpy()
     assert np.abs(y0 - ref).max() > 1e-2 * np.abs(ref).max()
 
 
@@ -95,13 +106,13 @@ def test_fewer_adc_bits_cost_more_with_per_pass_conversion_on_rram():
     err = {}
     for bits in (8, 4):
         hw = hw_models.load("rram", adc_bits=bits)
-        plan = plan_for(m, x, hw)
+        plan, plan0 = plan_for(m, x, hw), plan_for(m, x, no_adc(hw))
         for cp in ("per-pass", "recombined"):
             # same chip (seed) with and without the ADC: the difference is the ADC's doing
             with_adc = deploy(m, plan, seed=0, calibration=[x], converter_passes=cp, exact_noise=True)
-            no_adc = deploy(m, plan, seed=0, calibration=[x], converter_passes=cp, exact_noise=True, adc_bits=False)
+            exact = deploy(m, plan0, seed=0, calibration=[x], converter_passes=cp, exact_noise=True)
             with torch.no_grad():
-                y, y0 = with_adc(x), no_adc(x)
+                y, y0 = with_adc(x), exact(x)
             err[cp, bits] = rel(y, y0)
     for bits in (8, 4):
         assert err["per-pass", bits] > 2 * err["recombined", bits]
@@ -123,7 +134,7 @@ def test_same_seed_same_outputs_and_per_slice_programming_reproduces_recombined_
     w = torch.randn(50, 12)
     for model, cb, dpc, t in [("rram", 2, 1, 0.0), ("rram", 4, 2, 86400.0), ("pcm", 4, 2, 3600.0), ("sram", 1, 1, 0.0)]:
         tile = TileSpec("crossbar", 64, 16, weight_bits=8, cell_bits=cb, devices_per_cell=dpc)
-        p = nz.noise_defaults("crossbar", model)
+        p = nz.noise_defaults(model)
         e, s = nz.program_crossbar(w, tile, p, torch.Generator().manual_seed(9), t)
         sl, sig, s2 = nz.program_crossbar(w, tile, p, torch.Generator().manual_seed(9), t, per_slice=True)
         assert sl.shape == (tile.slices, 50, 12) and torch.equal(s, s2)
@@ -135,9 +146,10 @@ def test_same_seed_same_outputs_and_per_slice_programming_reproduces_recombined_
 def test_straight_through_gradients_follow_the_recombined_weight():
     m, x = mlp(), torch.randn(12, 40)
     plan = plan_for(m, x, xbar("rram", 2, **QUIET))  # programming noise on
+    plan0 = plan_for(m, x, xbar("rram", 2, adc=False, **QUIET))
     grads = {}
     for cp in ("per-pass", "recombined"):  # no ADC / output noise: same forward, so same gradients
-        am = deploy(m, plan, seed=2, input_range=3.0, adc_bits=False, converter_passes=cp).train()
+        am = deploy(m, plan0, seed=2, input_range=3.0, converter_passes=cp).train()
         xx = x.clone().requires_grad_(True)
         am(xx).square().sum().backward()
         grads[cp] = (xx.grad, am[0].weight.grad, am[2].weight.grad)

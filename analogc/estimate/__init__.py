@@ -12,7 +12,7 @@ Example::
     rep = estimate(plan)
     rep.summary["tops_per_w"], rep.breakdown, rep.compare("h100")
 """
-from hw_models.tile import COMPONENTS
+from hw_models.pricing import COMPONENTS
 
 from analogc.estimate.baseline import DEFAULT_BASELINES, baseline_estimate
 from analogc.estimate.render import breakdown_png, fmt_si, render, write_reports

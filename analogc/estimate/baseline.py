@@ -34,8 +34,7 @@ def baseline_estimate(graph: Any, name: str) -> dict[str, Any]:
     from analogc.ir import OpKind
 
     b = hw_models.baseline(name)
-    wb = b.params["baseline"].get("weight_bytes")
-    per_param = wb.si if wb is not None else 2.0
+    per_param = b.bytes_per_param
     macs = flops_digital = 0.0
     params = emb_bytes = 0.0
     for op in graph.ops():

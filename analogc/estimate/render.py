@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
-from hw_models.tile import COMPONENTS
+from hw_models.pricing import COMPONENTS
 
 from analogc.estimate.baseline import DEFAULT_BASELINES
 from analogc.fileio import safe_name, write_atomic

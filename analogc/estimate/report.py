@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import pandas as pd
-from hw_models.tile import COMPONENTS
+from hw_models.pricing import COMPONENTS
 
 from analogc.estimate.baseline import DEFAULT_BASELINES, baseline_estimate
 from analogc.estimate.decoder import graph_meta, is_decoder, kv_cache_bytes
@@ -36,7 +36,8 @@ class Report:
     ``latency_s``, ``throughput_inf_per_s``, ``area_mm2``, ``macs``, ``tops``, ``tops_per_w``,
     ``energy_per_mac_j``, tiles/chips/reloads, one-time ``program_energy_j``; for decoders
     also ``prefill_*`` and ``decode_*`` (per generated token). ``breakdown``: component -> J
-    per inference, summing to ``energy_j``. ``table``: one row per op.
+    per inference, summing to ``energy_j``. ``table``: one row per op. ``counts``: the action
+    counts per inference that were priced (conversions, cell reads, photons, bytes...).
     """
 
     model: str
@@ -48,6 +49,7 @@ class Report:
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     plan: Any = field(default=None, repr=False)
+    counts: dict[str, float] = field(default_factory=dict)
     _compare_cache: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     # -- comparison ------------------------------------------------------------------
@@ -147,6 +149,14 @@ def estimate(plan: Any, *, costs: Any = None) -> Report:
     """
     from hw_models.pricing import HardwareCosts
 
+    from analogc.errors import AnalogcError
+    from analogc.mapping.plan import Plan
+
+    if not isinstance(plan, Plan):
+        raise AnalogcError(f"estimate: expected a Plan from analogc.compile, got {type(plan).__name__}")
+    if plan.graph.meta.get("shapes_only"):
+        raise AnalogcError(f"estimate: the plan of {plan.graph.name!r} was built from its weight shapes "
+                           f"without inputs; trace the model with example inputs to price it")
     roll = CostRollup(plan, costs or HardwareCosts(plan.hw))
     rows = roll.per_op()
     meta = graph_meta(plan.graph)
@@ -170,7 +180,7 @@ def estimate(plan: Any, *, costs: Any = None) -> Report:
     notes = list(getattr(plan, "notes", [])) + _dominance_notes(plan, main)
     return Report(model=plan.graph.name, hw=plan.hw.name, family=plan.hw.family, summary=s,
                   breakdown=dict(main.energy), table=table, phases=phases,
-                  notes=notes, plan=plan)
+                  notes=notes, plan=plan, counts=dict(main.counts))
 
 
 def _dominance_notes(plan: Any, ph: Phase) -> list[str]:

@@ -1,19 +1,24 @@
 """Count the actions of a Plan and price them with ``hw_models`` (counts x unit costs).
 
+Everything is first an *action count* — DAC and ADC conversions, cell reads, photons,
+capacitor switches, shift-adds, partial-sum adds, bytes through the buffer and off chip,
+digital ops, cell writes, seconds a tile or a chip holds its weights — and only then energy,
+``HardwareCosts.price(counts)``; a report can always say how many of each it priced.
+
 Per analog op (a :class:`~analogc.mapping.plan.TileMapping`), every input vector makes one
-*pass* through each of its ``groups * row_tiles * col_tiles * slices`` tiles; the tile model
-says what a pass with ``r`` rows and ``c`` columns in use does (DAC/ADC conversions, cell
-reads, detections) and how long it takes. Row-tile and slice outputs are added digitally
-(``partial_sum_adds``), activations go through the on-chip buffer, a dynamic matmul on tiles
-writes its operand (``write_elements``) first. Digital ops cost ``elements x ops/element``.
+*pass* through each of its ``groups * row_tiles * col_tiles * slices`` tiles; the tile family
+says what a pass with ``r`` rows and ``c`` columns in use does and how long it takes. Row-tile
+and slice outputs are added digitally (``partial_sum_adds``), activations go through the
+on-chip buffer, a dynamic matmul on tiles writes its operand (``write_elements``) first.
+Digital ops cost ``elements x ops/element``.
 
 Time: the tiles of one op work in parallel, its vectors one after the other, so an op takes
 ``vectors x pass_time`` (+ operand writes); one inference is the critical path through the
 graph. With all weights resident each op has its own tiles and the layers pipeline, so the
 throughput is set by the slowest stage (the slowest op, the shared digital units or the
 off-chip link; analog dynamic matmuls share one pool of tiles, so their tile-times add); with
-weight reloads nothing pipelines. Static power is charged over the
-steady-state time per inference, ``1 / throughput``.
+weight reloads nothing pipelines. Static power is charged over the steady-state time per
+inference, ``1 / throughput`` (``tile_second`` and ``chip_second`` actions).
 
 Decoder LLMs (``graph.meta["decoder"]``): the traced graph is the prefill of ``seq_len``
 tokens and writes the K/V cache; a decode step is the same graph for one new token per
@@ -27,12 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hw_models.digital import ops_per_element
+from hw_models.family import COMPONENTS
 from hw_models.pricing import HardwareCosts
-from hw_models.tile import COMPONENTS
 
 from analogc.ir import Graph, Op, OpKind
 
 _ACT_BYTES_DIGITAL = 2  # fp16 activations in the digital units and buffers
+
+Counts = dict[str, float]
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Phase:
     """Totals of one phase (an inference, a prefill, or one decode step)."""
 
     energy: dict[str, float] = field(default_factory=lambda: {c: 0.0 for c in COMPONENTS})
+    counts: Counts = field(default_factory=dict)
     latency_s: float = 0.0
     throughput_per_s: float = 0.0
     macs: int = 0
@@ -64,7 +72,7 @@ def _block_sizes(total: int, size: int, count: int) -> list[tuple[int, int]]:
 
 
 class CostRollup:
-    """Prices every op of a plan once; phases (prefill, decode) reuse the per-op results."""
+    """Counts every op of a plan once; phases (prefill, decode) reuse the per-op counts."""
 
     def __init__(self, plan: Any, costs: HardwareCosts | None = None) -> None:
         self.plan = plan
@@ -73,50 +81,46 @@ class CostRollup:
         self.tile = self.costs.tile
         self.in_bytes = math.ceil(self.hw.input_bits / 8)
         self.out_bytes = math.ceil(self.hw.output_bits / 8)
-        self._pass_cache: dict[tuple[int, int], tuple[dict[str, float], float]] = {}
+        self._pass_cache: dict[tuple[int, int], tuple[Counts, float]] = {}
         self._dynamic_pool = max((m.tiles for m in plan.analog if m.kind is OpKind.MATMUL), default=0)
 
     # -- per op ----------------------------------------------------------------------
-    def _pass(self, r: int, c: int) -> tuple[dict[str, float], float]:
+    def _pass(self, r: int, c: int) -> tuple[Counts, float]:
         hit = self._pass_cache.get((r, c))
         if hit is None:
-            counts = self.tile.actions_per_pass(r, c)
-            e = self.tile.pass_energy_j(r, c)  # the tile's own actions, priced by the tile
-            _add(e, self.costs.price({"shift_add": counts.get("shift_add", 0)}))
-            hit = (e, self.tile.pass_time_s(r, c))
+            hit = (self.tile.actions_per_pass(r, c), self.tile.pass_time_s(r, c))
             self._pass_cache[(r, c)] = hit
         return hit
 
-    def analog_op(self, op: Op, m: Any) -> tuple[dict[str, float], float, float]:
-        """(energy by component, time, writes) of an analog op for one inference."""
-        energy: dict[str, float] = {}
+    def analog_op(self, op: Op, m: Any) -> tuple[Counts, float, float, Counts]:
+        """(action counts, time, operand writes, counts spent in full per decode step) of an
+        analog op for one inference."""
+        counts: Counts = {}
         per_vector_blocks = m.groups * m.slices
         t_pass = 0.0
         for r, nr in _block_sizes(m.in_features, m.rows, m.row_tiles):
             for c, nc in _block_sizes(m.out_features, m.cols, m.col_tiles):
-                e, t = self._pass(r, c)
-                _add(energy, e, m.vectors * per_vector_blocks * nr * nc)
+                n, t = self._pass(r, c)
+                _add(counts, n, m.vectors * per_vector_blocks * nr * nc)
                 t_pass = max(t_pass, t)
-        _add(energy, self.costs.price({
-            "partial_sum_add": m.partial_sum_adds,
-            "sram_byte": m.groups * m.vectors * (m.in_features * self.in_bytes
-                                                 + m.out_features * self.out_bytes),
-        }))
+        _add(counts, {"partial_sum_add": m.partial_sum_adds,
+                      "sram_byte": m.groups * m.vectors * (m.in_features * self.in_bytes
+                                                           + m.out_features * self.out_bytes)})
         time = m.vectors * t_pass
+        per_step: Counts = {}
         if m.write_elements:  # dynamic operand written onto the tiles before use
-            energy["programming"] = energy.get("programming", 0.0) + self.tile.program_energy_j(
-                m.write_elements * m.slices)
-            _add(energy, self.costs.price({"sram_byte": m.write_elements * self.in_bytes}))
+            per_step = self.tile.actions_to_program(m.write_elements * m.slices)
+            _add(counts, per_step)
+            _add(counts, {"sram_byte": m.write_elements * self.in_bytes})
             time += self.tile.program_time_s()
-        return energy, time, float(m.write_elements)
+        return counts, time, float(m.write_elements), per_step
 
-    def digital_matmul(self, op: Op) -> tuple[dict[str, float], float]:
+    def digital_matmul(self, op: Op) -> tuple[Counts, float]:
         k, n, v, g = op.in_features, op.out_features, op.vectors, op.groups
         traffic = g * (v * k + k * n + v * n) * _ACT_BYTES_DIGITAL
-        e = self.costs.price({"digital_mac": op.macs, "sram_byte": traffic})
-        return e, 2 * op.macs / self.costs.digital_ops_per_s
+        return {"digital_mac": op.macs, "sram_byte": traffic}, 2 * op.macs / self.costs.digital_ops_per_s
 
-    def digital_op(self, op: Op) -> tuple[dict[str, float], float, float]:
+    def digital_op(self, op: Op) -> tuple[Counts, float, float]:
         """Every output element is read once and written once. An embedding reads its rows
         from the off-chip table and writes them to the buffer; other ops stay in the buffer.
         Views (reshape, transpose of a strided tensor…) and transforms of a weight cost nothing
@@ -126,41 +130,39 @@ class CostRollup:
         ops = op.elements * ops_per_element(op.kind.value, op.target)
         once = op.elements * _ACT_BYTES_DIGITAL
         offchip = once if op.kind is OpKind.EMBEDDING else 0.0
-        e = self.costs.price({"digital_op": ops, "offchip_byte": offchip, "sram_byte": 2 * once - offchip})
-        return e, ops / self.costs.digital_ops_per_s, offchip
+        counts = {"digital_op": ops, "offchip_byte": offchip, "sram_byte": 2 * once - offchip}
+        return counts, ops / self.costs.digital_ops_per_s, offchip
 
     # -- phases ----------------------------------------------------------------------
     def per_op(self) -> list[dict[str, Any]]:
-        """Energy, time and facts of every op for one inference (the traced shapes)."""
+        """Action counts, energy, time and facts of every op for one inference (the traced
+        shapes). ``per_step_counts``: what a decode step spends in full, not per token."""
         rows = []
         for op in self.plan.graph.ops():
             m = self.plan.mappings.get(op.name)
             writes, offchip = 0.0, 0.0
-            # energy and off-chip bytes a decode step spends in full, not per token
-            per_step: dict[str, float] = {}
+            per_step: Counts = {}
             per_step_offchip = 0.0
             if m is not None and m.placement == "analog":
-                e, t, writes = self.analog_op(op, m)
+                counts, t, writes, per_step = self.analog_op(op, m)  # operands rewritten per step
                 place = "analog"
-                if writes:  # dynamic operands are rewritten in full per step
-                    per_step = {"programming": e.get("programming", 0.0)}
             elif op.kind in (OpKind.MVM, OpKind.MATMUL):
-                e, t = self.digital_matmul(op)
+                counts, t = self.digital_matmul(op)
                 place = "digital"
                 if op.kind is OpKind.MVM:  # a digital mvm streams its weight from off-chip
                     wb = op.weight_params * _ACT_BYTES_DIGITAL  # through the buffer, every step
-                    per_step = self.costs.price({"offchip_byte": wb, "sram_byte": wb})
-                    _add(e, self.costs.price({"offchip_byte": wb}))
+                    per_step = {"offchip_byte": wb, "sram_byte": wb}
+                    _add(counts, {"offchip_byte": wb})
                     offchip += wb
                     per_step_offchip = wb
             else:
-                e, t, offchip = self.digital_op(op)
+                counts, t, offchip = self.digital_op(op)
                 place = "digital"
             rows.append({"op": op.name, "kind": op.kind.value, "placement": place,
                          "module": op.module_path, "macs": op.macs, "elements": op.elements,
                          "tiles": m.tiles if m is not None else 0, "time_s": t,
-                         "writes": writes, "offchip_bytes": offchip, "energy": e,
-                         "per_step_energy": per_step, "per_step_offchip_bytes": per_step_offchip})
+                         "writes": writes, "offchip_bytes": offchip, "counts": counts,
+                         "per_step_counts": per_step, "per_step_offchip_bytes": per_step_offchip})
         return rows
 
     def phase(self, rows: list[dict[str, Any]], scale: float = 1.0, kv_bytes: float = 0.0,
@@ -176,10 +178,10 @@ class CostRollup:
         buf = self.costs.memory.buffer_bytes
         offchip_bytes = sum(b for b in (kv_bytes, kv_write_bytes) if b > buf)
         for row in rows:
-            e, t = row["energy"], row["time_s"]
+            n, t = row["counts"], row["time_s"]
             if decode:  # per-token work scales by 1/T; weight streams and operand writes do not
-                fixed = row.get("per_step_energy", {})
-                e = {k: (v - fixed.get(k, 0.0)) * scale + fixed.get(k, 0.0) for k, v in e.items()}
+                fixed = row.get("per_step_counts", {})
+                n = {k: (v - fixed.get(k, 0.0)) * scale + fixed.get(k, 0.0) for k, v in n.items()}
                 fixed_off = row.get("per_step_offchip_bytes", 0.0)
                 offchip_bytes += (row["offchip_bytes"] - fixed_off) * scale + fixed_off
                 if row["writes"]:  # dynamic operands are rewritten in full per step
@@ -187,9 +189,11 @@ class CostRollup:
                 else:
                     t_op = t * scale
             else:
-                e = {k: v * scale for k, v in e.items()}
+                n = {k: v * scale for k, v in n.items()}
                 offchip_bytes += row["offchip_bytes"] * scale
                 t_op = t * scale
+            e = self.costs.price(n)
+            _add(ph.counts, n)
             _add(ph.energy, e)
             ph.macs += row["macs"] * scale
             start = max((finish[p] for p in g.predecessors(row["op"]) if p in finish), default=0.0)
@@ -202,22 +206,26 @@ class CostRollup:
                 dynamic_time += t_op * row["tiles"] / max(self._dynamic_pool, 1)
             else:
                 analog_max = max(analog_max, t_op)
-            ph.rows.append(row | {"time_s": t_op, "scale": scale, "energy": e})
+            ph.rows.append(row | {"time_s": t_op, "scale": scale, "counts": n, "energy": e})
         latency = max(finish.values(), default=0.0)
+        extra: Counts = {}
         for b in (kv_bytes, kv_write_bytes):  # K/V cache traffic (buffer if it fits, else off-chip)
             if b:
-                _add(ph.energy, self.costs.price({"offchip_byte" if b > buf else "sram_byte": b}))
+                _add(extra, {"offchip_byte" if b > buf else "sram_byte": b})
         offchip_time = offchip_bytes / self.costs.memory.offchip_bandwidth_bps
         latency = max(latency, offchip_time)
         if plan.weight_reloads:
             latency += self.reload_time_s()
-            _add(ph.energy, self.reload_energy(), scale if not decode else 1.0)
+            _add(extra, self.reload_counts(), scale if not decode else 1.0)
             period = latency
         else:
             period = max(analog_max, dynamic_time, digital_time, offchip_time, 1e-30)
         ph.latency_s = latency
         ph.throughput_per_s = 1.0 / period if latency > 0 else 0.0
-        ph.energy["static"] += self.static_power_w() * (period if latency > 0 else 0.0)
+        held = period if latency > 0 else 0.0  # static power over the steady-state time
+        _add(extra, {"tile_second": self.plan.physical_tiles * held, "chip_second": self.plan.chips * held})
+        _add(ph.counts, extra)
+        _add(ph.energy, self.costs.price(extra))
         return ph
 
     # -- weights, static, area -------------------------------------------------------
@@ -228,11 +236,11 @@ class CostRollup:
         return sum(m.groups * m.in_features * m.out_features for m in self.plan.analog
                    if m.kind is OpKind.MVM) * self.hw.tile.weight_bits / 8
 
-    def reload_energy(self) -> dict[str, float]:
+    def reload_counts(self) -> Counts:
         """Every static weight written once per inference, streamed from off-chip memory."""
-        e = {"programming": self.tile.program_energy_j(self.static_cells())}
-        _add(e, self.costs.price({"offchip_byte": self.weight_bytes()}))
-        return e
+        n = dict(self.tile.actions_to_program(self.static_cells()))
+        _add(n, {"offchip_byte": self.weight_bytes()})
+        return n
 
     def reload_time_s(self) -> float:
         link = self.weight_bytes() / self.costs.memory.offchip_bandwidth_bps
@@ -240,11 +248,12 @@ class CostRollup:
 
     def program_once(self) -> tuple[float, float]:
         """(energy, time) to program all static weights once (not per inference)."""
-        return self.tile.program_energy_j(self.static_cells()), self.tile.program_time_s()
+        e = self.costs.price(self.tile.actions_to_program(self.static_cells()))
+        return sum(e.values()), self.tile.program_time_s()
 
     def static_power_w(self) -> float:
         return (self.tile.static_power_w() * self.plan.physical_tiles
-                + self.tile.chip_static_power_w() * self.plan.chips)
+                + self.costs.unit_energy["chip_second"]["static"] * self.plan.chips)
 
     def area_m2(self) -> float:
         return self.plan.chips * self.hw.chip.tiles_per_chip * self.tile.tile_area_m2()

@@ -52,12 +52,8 @@ def calibrate(analog_model: nn.Module, batches: Iterable[Any] | Any, *, input_pe
     bl = _as_batches(batches)
     if not bl:
         raise AnalogcError("calibrate: expected at least one batch, got none")
-    saved = []
-    for m in layers:
+    for m in layers:  # while _calib is set a layer runs without noise and ADC (noiseless partial sums)
         m._calib = {"percentile": input_percentile}
-        saved.append((m.out_noise, m.read_noise, m.adc_levels, m.photons_per_mac))
-        m.out_noise = m.read_noise = 0.0  # observe noiseless partial sums (no free-space shot noise)
-        m.adc_levels = m.photons_per_mac = None
     was_training = analog_model.training
     analog_model.eval()
     try:
@@ -71,10 +67,9 @@ def calibrate(analog_model: nn.Module, batches: Iterable[Any] | Any, *, input_pe
                                    f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     finally:
         out = {}
-        for m, (on, rn, al, ppm) in zip(layers, saved):
+        for m in layers:
             c = m._calib or {}
             m._calib = None
-            m.out_noise, m.read_noise, m.adc_levels, m.photons_per_mac = on, rn, al, ppm
             if "input_max" in c:
                 m.input_range.data.fill_(max(c["input_max"], 1e-12))
                 if m.range_mode == "dynamic":

@@ -1,15 +1,19 @@
 """deploy(): run a Plan as a torch model with the hardware's non-idealities.
 
-The same :class:`~analogc.mapping.plan.Plan` and the same ``Hardware`` parameters that the
-estimator prices (DAC bits = ``hw.input_bits``, ADC bits = ``hw.output_bits``, tile size, bit
-slices, photons per MAC, MZI loss) drive the simulation, so cost and accuracy describe one
-machine.
+The same :class:`~analogc.mapping.plan.Plan` and the same ``Hardware`` that the estimator
+prices drive the simulation: every physical number (converter bits, passes, tile size, device
+noise, photons per MAC, MZI loss, capacitance) is read from the hardware's tile family object
+(``hw.tile_model``), so cost and accuracy describe one machine. Deploy itself takes only
+simulation options (:data:`SIM_OPTIONS`); a hardware change goes through
+``hw_models.load(name, **overrides)`` (or ``analogc.compile(..., **overrides)``).
 """
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import os
+import re
 import types
 import warnings
 import zlib
@@ -22,70 +26,95 @@ from torch.overrides import TorchFunctionMode
 
 from analogc.errors import AnalogcError
 from analogc.sim.onnx_model import onnx_model_and_plan
-from analogc.sim.tile import AnalogMVM, NoisePool, in_analog_mvm, _levels
+from analogc.sim.tile import AnalogMVM, NoisePool, in_analog_mvm
+from analogc.weights import weight_kind, weight_shape
 
-_WEIGHT_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
-
-
-def _is_hf_conv1d(m: nn.Module) -> bool:
-    return type(m).__name__ == "Conv1D" and hasattr(m, "nf") and hasattr(m, "weight")
-
-
-def _kind_of(m: nn.Module) -> str | None:
-    if isinstance(m, nn.Linear):
-        return "linear"
-    if _is_hf_conv1d(m):
-        return "conv1d_hf"
-    if isinstance(m, (nn.Conv1d, nn.Conv2d)) and not isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
-        return "conv"
-    return None
+#: what deploy accepts besides the model, the hardware or plan, seed, example_inputs and
+#: calibration: how to simulate, never what the hardware is
+SIM_OPTIONS = {
+    "t_inference": "seconds after programming at which the devices are read (PCM drift)",
+    "exact_noise": "draw fresh Gaussian noise on every MVM instead of from the noise pool",
+    "input_range": "a static DAC input range for every layer",
+    "input_range_mode": "'dynamic' (per batch until calibrated), 'static' or 'learned'",
+    "converter_passes": "'per-pass' (one ADC conversion per slice, input bit and row tile, as "
+                        "priced) or 'recombined' (faster approximation)",
+    "matmul": "'plan' (attention matmuls as the plan places them) or 'digital'",
+    "dims": "symbolic dimensions of an ONNX file (dict)",
+}
 
 
-def _canonical_shape(m: nn.Module, kind: str) -> tuple[int, int, int]:
-    """(groups, K, N) of a weight-bearing module."""
-    w = m.weight
-    if kind == "linear":
-        return 1, w.shape[1], w.shape[0]
-    if kind == "conv1d_hf":
-        return 1, w.shape[0], w.shape[1]
-    g = m.groups
-    return g, math.prod(w.shape[1:]), w.shape[0] // g
+def _check_options(options: dict[str, Any]) -> None:
+    bad = sorted(set(options) - set(SIM_OPTIONS))
+    if bad:
+        hint = ("; a hardware parameter goes through hw_models.load(name, **overrides) or "
+                "analogc.compile(graph, hw, **overrides)")
+        raise AnalogcError(f"deploy: unknown option(s) {', '.join(bad)}: expected one of "
+                           f"{', '.join(sorted(SIM_OPTIONS))}{hint}")
+    cp = options.get("converter_passes", "per-pass")
+    if cp not in ("per-pass", "recombined"):
+        raise AnalogcError(f"deploy: converter_passes: expected 'per-pass' or 'recombined', got {cp!r}")
+    mode = options.get("input_range_mode", "dynamic")
+    if mode not in ("dynamic", "static", "learned"):
+        raise AnalogcError(f"deploy: input_range_mode: expected 'dynamic', 'static' or 'learned', got {mode!r}")
+    mm = options.get("matmul", "plan")
+    if mm not in ("plan", "digital"):
+        raise AnalogcError(f"deploy: matmul: expected 'plan' or 'digital', got {mm!r}")
+    for key in ("t_inference", "input_range"):
+        v = options.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or v < 0 or (key == "input_range" and v == 0)):
+            raise AnalogcError(f"deploy: {key}: expected a {'positive' if key == 'input_range' else 'non-negative'} "
+                               f"number, got {v!r}")
 
 
 def _layer_seed(seed: int, name: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2 ** 62)
 
 
-def _hw_extras(hw: Any) -> dict[str, Any]:
-    """Numbers the cost model also uses: photons per MAC (free space), per-MZI loss (dB)."""
-    out: dict[str, Any] = {}
-    params = getattr(hw, "params", None) or {}
-    def si(section, key):
-        v = params.get(section, {}).get(key)
-        return getattr(v, "si", v) if v is not None else None
-    ppm = si("freespace", "photons_per_mac")
-    if ppm is not None:
-        qe = si("optics", "detector_quantum_efficiency")
-        out["photons_per_mac"] = float(ppm) * (float(qe) if qe is not None else 1.0)
-    loss = params.get("mzi", {}).get("mzi_loss")
-    if loss is not None:
-        out["mzi_loss_db"] = float(getattr(loss, "value", loss))
+_PRODUCT = re.compile(r"@|\bmatmul\b|\bbmm\b|\bbaddbmm\b|\beinsum\b|scaled_dot_product_attention")
+
+
+def _attention_modules(model: nn.Module) -> list[str]:
+    """Modules whose forward may multiply two activations (attention): nn.MultiheadAttention,
+    or a forward whose source has a matmul, @, bmm, einsum or scaled_dot_product_attention."""
+    out, seen = [], {}
+    for path, m in model.named_modules():
+        cls = type(m)
+        if cls not in seen:
+            try:
+                src = inspect.getsource(cls.forward)
+            except (OSError, TypeError):
+                src = ""
+            seen[cls] = isinstance(m, nn.MultiheadAttention) or bool(_PRODUCT.search(src))
+        if seen[cls]:
+            out.append(path or cls.__name__)
     return out
 
 
 def _resolve_plan(model: nn.Module, hw_or_plan: Any, example_inputs: Any, calibration: Any) -> Any:
+    """The plan to deploy: a given Plan; a trace of the model on its example inputs (or first
+    calibration batch); or, with no inputs, the plan of its weight layers' shapes alone (as
+    aihwkit's convert_to_analog needs none) — enough for Linear/Conv products, not to place
+    attention matmuls on tiles."""
     from analogc.mapping.plan import Plan
     if isinstance(hw_or_plan, Plan):
         return hw_or_plan
-    import analogc
+    from analogc.frontends.modules import weight_layers_graph
+    from analogc.frontends.spec import trace_model
+    from analogc.hardware import resolve_hw
+    from analogc.mapping import compile as compile_plan
+
+    hw = resolve_hw(hw_or_plan)
     ex = example_inputs
     if ex is None and calibration is not None:
         ex = _first_batch(calibration)
-    if ex is None:
-        raise AnalogcError("deploy: a hardware name needs example_inputs= (or calibration=) to trace the model; "
-                           "or pass a Plan from analogc.compile")
-    graph = analogc.trace(model, ex)  # a tensor, a tuple or a dict, as trace takes them
-    return analogc.compile(graph, hw=hw_or_plan)
+    if ex is not None:
+        return compile_plan(trace_model(model, ex), hw=hw)  # a tensor, a tuple or a dict
+    attention = _attention_modules(model)
+    if hw.dynamic_matmul == "analog" and attention:
+        raise AnalogcError(f"deploy: {hw.name} puts attention matmuls on tiles, and placing them needs the "
+                           f"model traced: pass example_inputs= (or calibration=) for {attention[0]}")
+    return compile_plan(weight_layers_graph(model), hw=hw)
 
 
 def _first_batch(batches: Any) -> Any:
@@ -102,17 +131,20 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
 
     ``hw_or_plan``: a Plan from :func:`analogc.compile`, or a preset name / Hardware (then the
     model is traced with ``example_inputs`` or the first ``calibration`` batch and compiled).
-    ``model`` may be an ``.onnx`` path (converted with onnx2torch).
+    With a hardware and no inputs, the plan is built from the weight layers' shapes (enough for
+    models whose products are Linear/Conv modules; such a plan cannot be priced). ``model``
+    may be an ``.onnx`` path (converted with onnx2torch).
 
-    Options: ``t_inference`` (s after programming; PCM drift), ``input_range`` (a static input
-    range for every layer), ``input_range_mode`` (``"dynamic"`` per batch until calibrated,
-    ``"static"``, ``"learned"``), ``exact_noise`` (fresh ``randn`` per MVM instead of the noise
-    pool), ``dac_bits=False``/``adc_bits=False`` (turn a converter off for a study),
-    ``matmul`` (``"plan"`` follows the plan; ``"digital"`` forces attention matmuls digital),
+    Options (:data:`SIM_OPTIONS`, anything else is refused): ``t_inference`` (s after
+    programming; PCM drift), ``exact_noise`` (fresh ``randn`` per MVM instead of the noise
+    pool), ``input_range`` (a static input range for every layer), ``input_range_mode``
+    (``"dynamic"`` per batch until calibrated, ``"static"``, ``"learned"``), ``matmul``
+    (``"plan"`` follows the plan; ``"digital"`` forces attention matmuls digital),
     ``converter_passes`` (``"per-pass"``: one ADC conversion per bit slice, input bit plane and
     row tile, shift-added digitally, as the cost model counts them; ``"recombined"``: slices and
     input bits added before one conversion per row tile, faster and optimistic; see
-    :mod:`analogc.sim.tile`).
+    :mod:`analogc.sim.tile`). To study converters or noise, change the hardware:
+    ``hw_models.load("pcm-hermes", adc_model="ideal", **{"noise.out_noise": 0})``.
     ``calibration`` batches are passed to :func:`analogc.calibrate` before returning.
 
     Example::
@@ -120,22 +152,19 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
         plan = analogc.compile(analogc.trace(mlp, (x,)), hw="pcm-hermes")
         amodel = analogc.deploy(mlp, plan, seed=0, calibration=[x])
         y = amodel(x)
+        amodel = analogc.deploy(mlp, "pcm-hermes", seed=0)     # Linear/Conv models: no inputs needed
     """
+    _check_options(options)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise AnalogcError(f"deploy: seed: expected an integer, got {seed!r}")
     if isinstance(model, (str, os.PathLike)):
         model, plan = onnx_model_and_plan(str(model), hw_or_plan, options.pop("dims", None))
     elif not isinstance(model, nn.Module):
         raise AnalogcError(f"deploy: expected a torch.nn.Module or an .onnx path, got {type(model).__name__}")
     else:
         plan = _resolve_plan(model, hw_or_plan, example_inputs, calibration)
-    cp = options.get("converter_passes", "per-pass")
-    if cp not in ("per-pass", "recombined"):
-        raise AnalogcError(f"deploy: converter_passes: expected 'per-pass' or 'recombined', got {cp!r}")
     hw = plan.hw
-    from hw_models.noise import noise_params
-    noise = noise_params(hw)
-    if "t_inference" in options:
-        noise = dict(noise, t_inference_s=float(options["t_inference"]))
-    opts = {**_hw_extras(hw), **options}
+    opts = dict(options)
     if seed is None:
         seed = int(torch.randint(0, 2 ** 31 - 1, (1,)))
     amodel = copy.deepcopy(model)
@@ -162,7 +191,7 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
             raise AnalogcError(f"plan op {op.name}: module {path!r} not found in the model "
                                f"(was the plan compiled for a different model?)")
         mod = modules[path]
-        mk = _kind_of(mod)
+        mk = weight_kind(mod)
         if isinstance(mod, AnalogMVM):
             raise AnalogcError(f"plan op {op.name}: module {path!r} is already deployed on analog tiles; "
                                f"deploy the original (digital) model")
@@ -170,7 +199,7 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
             functional.append(f"{op.name} in {path or type(mod).__name__}")
             n_mvm += 1
             continue
-        g, k, n = _canonical_shape(mod, mk)
+        g, k, n = weight_shape(mod, mk)
         if (k, n) != (op.in_features, op.out_features) or g != op.groups:
             raise AnalogcError(f"plan op {op.name}: module {path!r} has weight K x N = {k} x {n} (groups {g}), "
                                f"the plan expects {op.in_features} x {op.out_features} (groups {op.groups})")
@@ -178,13 +207,13 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
         key, n_mvm = f"mvm{n_mvm}", n_mvm + 1
         if m.placement != "analog" or path in replaced:
             continue
-        replaced[path] = AnalogMVM(mod, mk, m, hw, noise, _layer_seed(seed, key), pool, path, opts)
+        replaced[path] = AnalogMVM(mod, mk, m, hw, _layer_seed(seed, key), pool, path, opts)
         replaced[path].seed_key = key
     if functional:
         warnings.warn(f"deploy: {len(functional)} mvm op(s) computed inside forward() have no Linear/Conv "
                       f"module to put on tiles and run digitally: {', '.join(functional[:20])}"
                       f"{' ...' if len(functional) > 20 else ''}", stacklevel=2)
-    uncovered = [p for p, mod in modules.items() if _kind_of(mod) and p not in covered]
+    uncovered = [p for p, mod in modules.items() if weight_kind(mod) and p not in covered]
     if uncovered:
         warnings.warn(f"deploy: {len(uncovered)} weight layer(s) not in the plan run digitally: "
                       f"{', '.join(uncovered[:20])}{' ...' if len(uncovered) > 20 else ''}", stacklevel=2)
@@ -200,7 +229,7 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
         key = f"matmul{len(seen)}"
         seen.add(path)
         target = _get_module(amodel, path) if path else amodel
-        wrapper = AnalogMatmul(hw, noise, _layer_seed(seed, key), pool, path)
+        wrapper = AnalogMatmul(hw, _layer_seed(seed, key), pool, path)
         wrapper.seed_key = key
         _wrap_matmul(target, wrapper)
     amodel.analogc_plan = plan  # type: ignore[attr-defined]
@@ -259,15 +288,15 @@ class AnalogMatmul:
     weights. Programming noise, MZI phase errors and drift are not applied to a dynamic operand
     (it is rewritten every call)."""
 
-    def __init__(self, hw: Any, noise: dict[str, Any], seed: int, pool: NoisePool, name: str) -> None:
+    def __init__(self, hw: Any, seed: int, pool: NoisePool, name: str) -> None:
         self.name = name
         self.rows = hw.tile.rows
-        ideal = noise["model"] == "ideal"
-        self.w_levels = None if ideal else _levels(noise.get("slm_bits", hw.tile.weight_bits))
-        self.dac = None if ideal else _levels(hw.input_bits)
-        self.adc = None if ideal else _levels(hw.output_bits)
-        self.out_noise = 0.0 if ideal else float(noise.get("out_noise", 0.0))
-        self.adc_range = float(noise.get("adc_range", 10.0))
+        fam = hw.tile_model
+        self.w_levels = fam.operand_levels
+        self.dac = None if fam.exact else fam.input_levels
+        self.adc = None if fam.exact else fam.output_levels
+        self.out_noise = fam.out_noise
+        self.adc_range = fam.adc_range
         self.gen = torch.Generator().manual_seed(seed)
         self.pool = pool
 

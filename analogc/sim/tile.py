@@ -1,44 +1,50 @@
 """Analog tile execution: one programmed weight copy, DAC → row-tile MVMs → noise → ADC → digital
 accumulation, as a few large batched ops.
 
-Per analog ``mvm`` the layer keeps ONE programmed weight ``w_eff`` [G, row_tiles*rows, N]
-(normalised to [-1, 1] per output column, the column scale kept digitally). A forward:
+Everything physical comes from the hardware's tile family object (``hw.tile_model``, see
+:mod:`hw_models.family`): converter levels, the analog passes per input vector, how a weight
+is programmed and the noise of a tile output. The tile blocks come from the plan
+(:meth:`analogc.mapping.plan.TileMapping.tile_blocks`). This module only runs them fast.
 
-1. DAC: ``x_code = round(clamp(x / input_range, -1, 1) * Lx)``, ``Lx = 2^(dac_bits-1) - 1``.
-2. Row tiles: one GEMM per row tile, ``x_code[:, rows of t] @ w_eff[rows of t]``, on strided
-   views (no copies), the output (+ read / shot) noise added inside the GEMM (``addmm``).
+Per analog ``mvm`` the layer keeps ONE programmed weight ``w_eff`` [G, K, N] (normalised to
+[-1, 1] per output column, the column scale kept digitally). A forward:
+
+1. DAC: ``x_code = round(clamp(x / input_range, -1, 1) * Lx)``, ``Lx`` = the family's input levels.
+2. Row tiles: one GEMM per row block of the plan, ``x_code[:, rows of t] @ w_eff[rows of t]``, on
+   strided views (no copies), the tile's noise added inside the GEMM (``addmm``).
 3. ADC per tile: ``round(clamp(y / step, -La, La))``, ``step = adc_range * Lx / La`` (the
    programmed copy is pre-divided by ``step``, so this is a clamp and a round in place).
 4. Partial sums of the row tiles added digitally; scaled back by input range, ADC step and
    column scale; bias added digitally.
 
 Column tiles need no reshaping: every column has its own ADC, so a column tile boundary
-changes nothing in this model. Backward is a straight-through estimator (clipping respected):
+changes nothing in this model (families whose physics depends on it, MZI meshes, read the
+blocks when they program). Backward is a straight-through estimator (clipping respected):
 gradients cost the same two matmuls as a plain ``nn.Linear``.
 
-Converter passes (``deploy(..., converter_passes="per-pass")``, the default). A crossbar whose
-weight is bit-sliced (``tile.slices > 1``) or whose inputs are ``input_encoding = "bit-serial"``
-runs every (input bit plane b, bit slice s, row tile t) as its own analog pass, as the cost
-model counts them (``slices`` tiles per row tile, ``input_bits`` ADC conversions per column):
+Converter passes (``deploy(..., converter_passes="per-pass")``, the default). When the family
+converts a row tile more than once per input vector (``multi_pass``: bit slices on their own
+tiles, or ``input_cycles`` > 1 bit-serial input planes), every (input bit plane b, bit slice s,
+row tile t) runs as its own analog pass, as the cost model counts them:
 
-* programmed state: the S slice arrays ``d_s`` [G, K, S*N] (``program_crossbar(per_slice=True)``:
-  normalised conductance differences in [-1, 1], significance ``sigma_s``, w_eff = sum_s sigma_s d_s);
+* programmed state: the S slice arrays ``d_s`` [G, K, S*N] (``program(per_slice=True)``:
+  normalised states in [-1, 1], significance ``sigma_s``, w_eff = sum_s sigma_s d_s);
 * inputs, bit-serial: the DAC code ``x_code`` in [-Lx, Lx] is written in two's complement on
-  ``B = bits(Lx) + 1`` bits (B = input_bits), planes ``p_b`` in {0, 1} applied by a 1-bit DAC, plane b
-  weighing ``c_b = 2^b`` and the top plane ``c_{B-1} = -2^(B-1)``; so x_code = sum_b c_b p_b exactly.
+  ``B = input_cycles`` bits, planes ``p_b`` in {0, 1} applied by a 1-bit DAC, plane b weighing
+  ``c_b = 2^b`` and the top plane ``c_{B-1} = -2^(B-1)``; so x_code = sum_b c_b p_b exactly.
   Other encodings (multi-level, PWM) apply the code in one pass (B = 1, c_0 = 1, p_0 = x_code);
-* each pass ``P = p_b[tile t] @ d_s[tile t]`` gets its own output (+ read) noise and ADC, with
-  ONE ADC range for every pass of the layer, in the pass's own full-scale units: ``adc_range``
-  is the clip in units of one row at full input (plane 1, or code Lx) on a full-scale cell
-  (|d| = 1) — the same unit as the recombined model, where a row at |x/r| = 1 on |w| = 1 gives 1.
-  The step is ``adc_range * Lp / La`` (Lp = 1 for a bit plane, Lx for a code); calibration
-  records the largest noiseless pass output, so the range adapts to the passes it will convert;
+* each pass ``P = p_b[tile t] @ d_s[tile t]`` gets its own noise and ADC, with ONE ADC range for
+  every pass of the layer, in the pass's own full-scale units: ``adc_range`` is the clip in units
+  of one row at full input (plane 1, or code Lx) on a full-scale cell (|d| = 1) — the same unit as
+  the recombined model, where a row at |x/r| = 1 on |w| = 1 gives 1. The step is
+  ``adc_range * Lp / La`` (Lp = 1 for a bit plane, Lx for a code); calibration records the
+  largest noiseless pass output, so the range adapts to the passes it will convert;
 * digital shift-add: ``y = unit * col_scale * step * sum_b c_b sum_s sigma_s sum_t ADC(P)``.
 
-With no ADC and no output noise this equals the recombined execution to float rounding.
-``converter_passes="recombined"`` keeps the faster approximation (slices and input bits
-added before one conversion per row tile). Single-slice, non-bit-serial tiles (pcm-hermes)
-always take the recombined path, which is then exact.
+With no ADC and no noise this equals the recombined execution to float rounding.
+``converter_passes="recombined"`` keeps the faster approximation (slices and input bits added
+before one conversion per row tile). ``conversions`` counts the ADC conversions a layer has
+run (per output column and input vector, the number the estimator prices).
 """
 from __future__ import annotations
 
@@ -51,6 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from analogc.errors import AnalogcError
+from analogc.weights import canonical_weight
 
 _STATE = threading.local()  # .in_mvm: an analog layer is running (matmul interception is off)
 
@@ -87,12 +94,17 @@ class NoisePool:
         return z if dtype == torch.float32 else z.to(dtype)
 
 
-def _row_tile_gemms(y: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows: int,
+def row_blocks(mapping: Any) -> list[tuple[int, int]]:
+    """The row ranges (start, stop) of a plan mapping's tile blocks, in order."""
+    return sorted({(r0, r1) for r0, r1, _, _ in mapping.tile_blocks()})
+
+
+def _row_tile_gemms(y: torch.Tensor, x: torch.Tensor, w: torch.Tensor, blocks: list[tuple[int, int]],
                     z: torch.Tensor | None, beta: float) -> None:
-    """y[t] = x[:, tile t rows] @ w[tile t rows] (+ beta * z[t]): one GEMM per row tile on
+    """y[t] = x[:, rows of block t] @ w[rows of block t] (+ beta * z[t]): one GEMM per row tile on
     strided views of x and w, so nothing is copied; the noise is added inside the GEMM."""
-    for t in range(y.shape[0]):
-        xs, wt = x[:, t * rows:(t + 1) * rows], w[t * rows:(t + 1) * rows]
+    for t, (r0, r1) in enumerate(blocks):
+        xs, wt = x[:, r0:r1], w[r0:r1]
         if z is not None:
             torch.addmm(z[t], xs, wt, beta=beta, out=y[t])
         else:
@@ -104,10 +116,6 @@ def _chunks(groups: int, rows: int, chunk: int):
     for g in range(groups):
         for m0 in range(0, rows, chunk):
             yield g, m0, min(rows, m0 + chunk)
-
-
-def _levels(bits: int | None) -> int | None:
-    return None if bits is None else max(1, 2 ** (bits - 1) - 1)
 
 
 class _AnalogFn(torch.autograd.Function):
@@ -164,10 +172,12 @@ class AnalogMVM(nn.Module):
 
     Built by :func:`analogc.deploy`; shares the original module's ``weight``/``bias``
     parameters (training updates them; the programmed copy is rebuilt when they change).
+    ``options`` are the simulation options of deploy (``t_inference``, ``input_range``,
+    ``input_range_mode``, ``converter_passes``); the hardware is ``hw`` alone.
     """
 
-    def __init__(self, orig: nn.Module, kind: str, mapping: Any, hw: Any, noise: dict[str, Any],
-                 seed: int, pool: NoisePool, name: str, options: dict[str, Any]) -> None:
+    def __init__(self, orig: nn.Module, kind: str, mapping: Any, hw: Any, seed: int, pool: NoisePool,
+                 name: str, options: dict[str, Any]) -> None:
         super().__init__()
         self.kind = kind  # "linear" | "conv1d_hf" | "conv"
         self.name = name
@@ -185,28 +195,23 @@ class AnalogMVM(nn.Module):
         self.G = orig.groups if kind == "conv" else 1
         self.in_features = mapping.in_features
         self.out_features = mapping.out_features
-        self.rows = min(mapping.rows, self.in_features)
-        self.row_tiles = math.ceil(self.in_features / self.rows)
+        self.row_blocks = row_blocks(mapping)  # the plan's row tiles
+        self.row_tiles = len(self.row_blocks)
         self.col_tiles = mapping.col_tiles
+        self.tile_blocks = mapping.tile_blocks()
         self.tile = hw.tile
         self.family = hw.tile.family
-        self.noise = noise
-        ideal = noise["model"] == "ideal"
-        self.dac_levels = None if ideal or options.get("dac_bits") is False else _levels(hw.input_bits)
-        self.adc_levels = None if ideal or options.get("adc_bits") is False else _levels(hw.output_bits)
-        self.out_noise = 0.0 if ideal else float(noise.get("out_noise", 0.0))
-        self.read_noise = 0.0 if ideal else float(noise.get("read_noise", 0.0))
-        self.photons_per_mac = options.get("photons_per_mac")
-        self.detector_noise = float(noise.get("detector_noise_photons", 0.0))
-        self.mzi_loss_db = options.get("mzi_loss_db", 0.0)
-        self.t_inference = float(options.get("t_inference", noise.get("t_inference_s", 0.0)))
-        enc = ((getattr(hw, "params", None) or {}).get("tile") or {}).get("input_encoding", "multi-level")
-        #: inputs as two's-complement bit planes, one analog pass (and ADC conversion) per plane
-        self.bit_serial = enc == "bit-serial" and self.dac_levels is not None
-        self.input_planes = self.dac_levels.bit_length() + 1 if self.bit_serial else 1
+        self.fam = hw.tile_model  # the tile family object: converters, programming, noise
+        exact = self.fam.exact
+        self.dac_levels = None if exact else self.fam.input_levels
+        self.adc_levels = None if exact else self.fam.output_levels
+        #: analog passes per input vector per row tile (bit-serial planes), as the estimator counts
+        self.input_planes = 1 if exact else self.fam.input_cycles
+        self.bit_serial = self.input_planes > 1 and self.dac_levels is not None
         #: one ADC conversion per (bit slice, input bit plane, row tile), shift-added digitally
-        self.per_pass = (options.get("converter_passes", "per-pass") == "per-pass" and self.family == "crossbar"
-                         and not ideal and (hw.tile.slices > 1 or self.bit_serial))
+        self.per_pass = (options.get("converter_passes", "per-pass") == "per-pass" and not exact
+                         and self.fam.multi_pass)
+        self.t_inference = float(options.get("t_inference", self.fam.t_inference_s))
         self.seed = seed
         self.pool = pool
         self.gen = torch.Generator().manual_seed(seed + 1)
@@ -219,13 +224,14 @@ class AnalogMVM(nn.Module):
             self.input_range = nn.Parameter(init)
         else:
             self.register_buffer("input_range", init)
-        self.register_buffer("adc_range", torch.tensor(float(noise.get("adc_range", 10.0))))
+        self.register_buffer("adc_range", torch.tensor(self.fam.adc_range))
+        self.conversions = 0  # ADC conversions run so far (all columns, vectors, passes)
         self._cache_key: tuple | None = None
         self._w_eff: torch.Tensor | None = None
         self._w_factor = 1.0
         self._col_scale: torch.Tensor | None = None
         self._slice_sig: torch.Tensor | None = None  # per-pass: significance of each bit slice [S]
-        self._calib: dict[str, float] | None = None  # set by calibrate()
+        self._calib: dict[str, float] | None = None  # set by calibrate(): noise and ADC off
 
     # -- state_dict ---------------------------------------------------------------------
     def get_extra_state(self) -> dict[str, str]:
@@ -239,16 +245,6 @@ class AnalogMVM(nn.Module):
             self.range_mode = "dynamic" if mode == "dynamic" else "static"
 
     # -- programming --------------------------------------------------------------------
-    def _canonical_weight(self) -> torch.Tensor:
-        """The weight as [G, K, N]."""
-        w = self.weight
-        if self.kind == "linear":
-            return w.t().unsqueeze(0)
-        if self.kind == "conv1d_hf":
-            return w.unsqueeze(0)
-        cout = w.shape[0]
-        return w.reshape(self.G, cout // self.G, -1).transpose(1, 2)
-
     def _grad_to_param(self, xh: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
         if self.kind == "linear":
             return gy[0].t() @ xh[0]
@@ -287,42 +283,30 @@ class AnalogMVM(nn.Module):
         key = (self.weight._version, self.weight.data_ptr(), self.t_inference)
         if self._cache_key == key and self._w_eff is not None:
             return self._w_eff, self._col_scale
-        from hw_models import noise as nz
         gen = torch.Generator().manual_seed(self.seed)  # same seed -> same devices at every t
-        wc = self._canonical_weight().detach()
-        effs, scales = [], []
+        wc = canonical_weight(self, self.kind).detach()
+        states = [self.fam.program(wc[g], gen, t_inference_s=self.t_inference, per_slice=self.per_pass,
+                                   blocks=self.tile_blocks) for g in range(self.G)]
+        K, N = wc.shape[1:]
+        S = states[0].weights.shape[0]
         if self.per_pass:
-            K, N = wc.shape[1:]
-            slices = None
-            for g in range(self.G):
-                sl, sig, s = nz.program_crossbar(wc[g], self.tile, self.noise, gen, self.t_inference, per_slice=True)
-                if slices is None:
-                    slices = torch.empty(self.G, K, sl.shape[0], N, dtype=self.weight.dtype)
-                slices[g].copy_(sl.permute(1, 0, 2))
-                scales.append(s)
-            self._w_eff = slices.view(self.G, K, -1)
-            self._slice_sig = sig.to(self.weight.dtype)
-            self._w_factor = 1.0
-            self._col_scale = torch.stack(scales).to(self.weight.dtype)
-            self._cache_key = key
-            return self._w_eff, self._col_scale
-        for g in range(self.G):
-            if self.family == "crossbar":
-                e, s = nz.program_crossbar(wc[g], self.tile, self.noise, gen, self.t_inference)
-            elif self.family == "mzi":
-                e, s = nz.program_mzi(wc[g], self.tile, self.noise, gen, self.mzi_loss_db)
-            else:
-                e, s = nz.program_slm(wc[g], self.noise)
-            effs.append(e)
-            scales.append(s)
-        self._w_eff = torch.stack(effs).to(self.weight.dtype).contiguous()  # [G, K, N], one copy
+            slices = torch.empty(self.G, K, S, N, dtype=self.weight.dtype)
+            for g, st in enumerate(states):
+                slices[g].copy_(st.weights.permute(1, 0, 2))
+            self._w_eff = slices.view(self.G, K, S * N)
+            self._slice_sig = states[0].significance.to(self.weight.dtype)
+        else:
+            self._w_eff = torch.stack([st.recombined() for st in states]).to(self.weight.dtype).contiguous()
+            self._slice_sig = None
         self._w_factor = 1.0
-        self._col_scale = torch.stack(scales).to(self.weight.dtype)
+        self._col_scale = torch.stack([st.col_scale for st in states]).to(self.weight.dtype)
         self._cache_key = key
         return self._w_eff, self._col_scale
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_floating_point(x):
+            raise AnalogcError(f"layer {self.name}: expected floating-point inputs, got {x.dtype}")
         if self.kind == "conv":
             return self._forward_conv(x)
         if x.shape[-1] != self.in_features:
@@ -387,20 +371,29 @@ class AnalogMVM(nn.Module):
     #: the GEMMs efficient (measured faster than cache-sized chunks on the 768-3072 benchmark)
     CHUNK_ELEMENTS = 1 << 24
 
+    def _noise_scale(self, xc: torch.Tensor, w: torch.Tensor, L: float, step: float) -> list[Any]:
+        """Noise std of each row tile's outputs in ADC LSBs: the family's std (units of one
+        full-scale row) for the tile's normalised inputs ``xc / L`` and weights ``w * step``."""
+        out = []
+        for r0, r1 in self.row_blocks:
+            s = self.fam.noise_std(xc[:, r0:r1] / L, w[r0:r1] * step)
+            out.append(s * (L / step))
+        return out
+
     @torch.no_grad()
     def _run(self, x: torch.Tensor, r: float, bias: torch.Tensor | None = None) -> torch.Tensor:
         if self.per_pass:
             return self._run_passes(x, r, bias)
         G, M, K = x.shape
-        N, RT, R = self.out_features, self.row_tiles, self.rows
+        N, RT = self.out_features, self.row_tiles
         Lx, La = self.dac_levels, self.adc_levels
         calib = self._calib is not None
         adc = La is not None and not calib
         step = float(self.adc_range) * (Lx or 1) / La if adc else 1.0
         w_dev, col_scale, _ = self._programmed_dev(step)  # tile outputs come out in ADC LSBs
+        fam = self.fam
+        noisy = not calib and not fam.exact and (fam.signal_dependent_noise or fam.out_noise > 0)
         # 1. DAC: integer codes
-        shot = self.family == "freespace" and bool(self.photons_per_mac)
-        noisy = bool(self.out_noise) or bool(self.read_noise) or shot
         if Lx is not None:
             r = max(r, 1e-12)
             xq = torch.mul(x, Lx / r).clamp_(-Lx, Lx).round_()
@@ -411,9 +404,7 @@ class AnalogMVM(nn.Module):
         else:  # ideal: nothing depends on the unit
             xq, unit, Lx = x, 1.0, 1.0
         out_scale = col_scale * (unit * step)  # [G, N]
-        rtf = K // R  # full row tiles; a last partial tile of K - rtf*R rows
-        part = K - rtf * R
-        beta = self.out_noise * Lx / step  # output noise in LSB units
+        beta = fam.out_noise * Lx / step  # signal-independent noise in LSB units
         out = torch.empty(G, M, N, dtype=x.dtype)
         ch = max(1, min(M, self.CHUNK_ELEMENTS // max(1, RT * N)))
         buf = torch.empty(RT, ch, N, dtype=x.dtype)
@@ -421,18 +412,19 @@ class AnalogMVM(nn.Module):
             s, mc, xc = out_scale[g], m1 - m0, xq[g, m0:m1]
             y = buf[:, :mc]
             z = self.pool.take(RT * mc * N, self.gen, x.dtype).view(RT, mc, N) if noisy else None
-            if z is not None and (self.read_noise or shot):
-                z = z * self._noise_std(xc, w_dev[g], Lx, step, rtf, part)
+            b = beta
+            if z is not None and fam.signal_dependent_noise:
+                for t, std in enumerate(self._noise_scale(xc, w_dev[g], Lx, step)):
+                    z[t] = z[t] * std
                 b = 1.0
-            else:
-                b = beta
-            _row_tile_gemms(y, xc, w_dev[g], R, z, b)  # 2. tiles
+            _row_tile_gemms(y, xc, w_dev[g], self.row_blocks, z, b)  # 2. tiles
             if calib:
                 self._observe_tile_outputs(y, Lx)
             if adc:  # 3. ADC per tile (values already in LSBs): clip and round in place
                 # (two in-place passes; fake_quantize_per_tensor_affine computes the same but
                 # measured ~30x slower on CPU)
                 y.clamp_(-La, La).round_()
+                self.conversions += y.numel()
             o = out[g, m0:m1]  # 4. digital accumulation of the row tiles, scaled back
             if RT == 1:
                 torch.mul(y[0], s, out=o)
@@ -444,21 +436,22 @@ class AnalogMVM(nn.Module):
 
     @torch.no_grad()
     def _run_passes(self, x: torch.Tensor, r: float, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """Bit-sliced / bit-serial crossbars: every (input bit plane, bit slice, row tile) is its own
-        analog pass with output noise and an ADC conversion; then the digital shift-add
+        """Bit-sliced / bit-serial tiles: every (input bit plane, bit slice, row tile) is its own
+        analog pass with noise and an ADC conversion; then the digital shift-add
         ``sum_b c_b 2^b sum_s significance_s sum_t ADC(pass)`` (see the module doc)."""
         G, M, K = x.shape
-        N, RT, R = self.out_features, self.row_tiles, self.rows
+        N, RT = self.out_features, self.row_tiles
         Lx, La = self.dac_levels, self.adc_levels
         calib = self._calib is not None
         adc = La is not None and not calib
+        fam = self.fam
         r = max(r, 1e-12)
         if Lx is not None:  # 1. DAC codes
             xq = torch.mul(x, Lx / r).clamp_(-Lx, Lx).round_()
             unit = r / Lx
         else:  # no DAC: inputs normalised by the input range, unquantized
             xq, unit = torch.mul(x, 1.0 / r), r
-        B = self.input_planes
+        B = self.input_planes if self.bit_serial else 1
         if B > 1:  # two's complement: plane b weighs 2^b, the top plane -2^(B-1)
             cb = torch.tensor([2.0 ** b for b in range(B - 1)] + [-(2.0 ** (B - 1))], dtype=x.dtype)
             shifts = torch.arange(B, dtype=torch.int32).view(B, 1, 1)
@@ -471,8 +464,8 @@ class AnalogMVM(nn.Module):
         S = sig.numel()
         SN = S * N
         out_scale = col_scale * (unit * step)  # [G, N]
-        beta = self.out_noise * Lp / step  # output noise of each pass in LSB units
-        noisy = bool(beta) or bool(self.read_noise)
+        beta = fam.out_noise * Lp / step  # signal-independent noise of each pass in LSB units
+        noisy = not calib and (fam.signal_dependent_noise or fam.out_noise > 0)
         out = torch.empty(G, M, N, dtype=x.dtype)
         ch = max(1, min(M, self.CHUNK_ELEMENTS // max(1, RT * B * SN)))
         buf = torch.empty(RT, B * ch, SN, dtype=x.dtype)
@@ -486,16 +479,17 @@ class AnalogMVM(nn.Module):
             rows = B * mc
             y = buf[:, :rows]
             z = self.pool.take(RT * rows * SN, self.gen, x.dtype).view(RT, rows, SN) if noisy else None
-            if z is not None and self.read_noise:
-                z = z * self._pass_noise_std(xp, Lp, step)
+            b = beta
+            if z is not None and fam.signal_dependent_noise:
+                for t, std in enumerate(self._noise_scale(xp, w_dev[g], Lp, step)):
+                    z[t] = z[t] * std
                 b = 1.0
-            else:
-                b = beta
-            _row_tile_gemms(y, xp, w_dev[g], R, z, b)  # 2. all planes and slices of a tile at once
+            _row_tile_gemms(y, xp, w_dev[g], self.row_blocks, z, b)  # 2. all planes and slices at once
             if calib:
                 self._observe_tile_outputs(y, Lp)
             if adc:  # 3. ADC per pass
                 y.clamp_(-La, La).round_()
+                self.conversions += y.numel()
             ys = y[0] if RT == 1 else torch.sum(y, 0)  # 4. digital: row tiles,
             if B > 1:  # input bit planes,
                 ys = torch.matmul(cb.view(1, B), ys.view(B, mc * SN))
@@ -505,37 +499,6 @@ class AnalogMVM(nn.Module):
             if bias is not None:
                 o.add_(bias)
         return out
-
-    def _pass_noise_std(self, xp: torch.Tensor, Lp: float, step: float) -> torch.Tensor:
-        """Noise std [RT, passes, 1] in LSB units of each pass: output noise and read noise
-        ``read_noise * ||input of the pass||`` per row tile."""
-        R = self.rows
-        nrm = torch.stack([xp[:, t * R:(t + 1) * R].pow(2).sum(-1, keepdim=True).sqrt()
-                           for t in range(self.row_tiles)])
-        return torch.sqrt((self.out_noise * Lp) ** 2 + (self.read_noise * nrm) ** 2) / step
-
-    def _noise_std(self, xc: torch.Tensor, w: torch.Tensor, Lx: float, step: float, rtf: int, part: int) -> torch.Tensor:
-        """Per-element noise std [RT, m, N or 1] in LSB units for read noise / shot noise."""
-        R = self.rows
-        xs = xc
-        w = w * step  # back to the normalised weight
-        if self.family == "freespace" and self.photons_per_mac:
-            from hw_models.noise import shot_noise_std
-            tiles = []
-            for t in range(rtf + (1 if part else 0)):
-                sl = slice(t * R, min(xs.shape[1], (t + 1) * R))
-                tiles.append(xs[:, sl].abs() @ w[sl].abs() / Lx)
-            s = torch.stack(tiles)
-            std = shot_noise_std(s, float(self.photons_per_mac), self.detector_noise)
-            if self.out_noise:
-                std = torch.sqrt(std * std + self.out_noise ** 2)
-            return std * (Lx / step)
-        nrm = []
-        for t in range(rtf + (1 if part else 0)):
-            sl = slice(t * R, min(xs.shape[1], (t + 1) * R))
-            nrm.append(xs[:, sl].pow(2).sum(-1, keepdim=True).sqrt())
-        nrm = torch.stack(nrm)  # ||x_code|| per tile and row: [RT, m, 1]
-        return torch.sqrt((self.out_noise * Lx) ** 2 + (self.read_noise * nrm) ** 2) / step
 
     # -- calibration hooks ---------------------------------------------------------------
     def _observe_input(self, x: torch.Tensor, amax: float) -> None:
@@ -557,7 +520,8 @@ class AnalogMVM(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.kind}, K={self.in_features}, N={self.out_features}, groups={self.G}, "
                 f"tiles={self.row_tiles}x{self.col_tiles} of {self.tile.rows}x{self.tile.cols}, "
-                f"family={self.family}, noise={self.noise['model']}, dac={self.dac_levels}, adc={self.adc_levels}"
+                f"family={self.family}, noise={self.fam.noise['model']}, dac={self.dac_levels}, "
+                f"adc={self.adc_levels}"
                 + (f", passes={self._n_slices()}x{self.input_planes}x{self.row_tiles} (slices x bits x row tiles)"
                    if self.per_pass else ""))
 

@@ -5,53 +5,68 @@ column of N attenuators (one MZI each), as in Shen et al. Nat. Photonics 11:441 
 crosses 2N + 1 MZI columns, so the insertion loss is ``modulator_loss + (2N+1) * mzi_loss +
 coupling_loss``.
 
-Per vector (one pass): ``r`` DAC conversions and modulator symbols, ``c`` detections (PD + TIA)
-and ADC conversions. Each detector needs, for ``output_bits`` of precision, the larger of the
-shot-noise floor (``snr_margin * 4^bits`` photons / quantum efficiency) and the receiver's
-thermal floor (``detector_energy * 2^bits``, sensitivity scaled as in Lightening-Transformer).
-The laser supplies that through the mesh: optical energy at the detectors is the ``optical``
-component; ``/ (transmission * wall_plug_efficiency)`` minus it is the ``laser`` component.
+Cost view, per vector (one pass): ``r`` DAC conversions and modulator symbols, ``c``
+detections (PD + TIA) and ADC conversions, and the light: each detector needs, for
+``output_bits`` of precision, the larger of the shot-noise floor (``snr_margin * 4^bits``
+photons / quantum efficiency) and the receiver's thermal floor (``detector_energy * 2^bits``,
+sensitivity scaled as in Lightening-Transformer), supplied through the mesh's loss
+(:mod:`hw_models.photonics.optics`).
 
 Phase shifters hold their phase for as long as a weight is resident: thermo-optic ones draw
 ``hold_power_pi * phase/pi``; with phases uniform, the internal shifter of an MZI averages
 pi/2 and the external one pi, so an MZI holds 1.5 * P_pi and an attenuator 0.5 * P_pi.
 Reprogramming takes ``settle_time`` and one DAC conversion per shifter.
 
+Simulation view: each tile block of the plan is one mesh; its SVD is decomposed into Clements
+phases, quantized to ``phase_bits``, perturbed (phase errors, crosstalk, splitter imbalance),
+and every MZI attenuates by ``mzi_loss`` (with spread ``loss_std_db``). A uniform loss of
+all paths would be undone by the receiver gain, but the paths of a rectangular mesh cross
+different numbers of MZIs (edge waveguides skip every other column), so ``mzi_loss`` also
+distorts the matrix; the receiver gain is set per mesh to the average transmission. The
+shot noise of the photons the cost view pays for and the detector noise ``out_noise`` are
+added to each output.
+
 Example::
 
     >>> import hw_models
-    >>> from hw_models.photonics.mzi import MZIMesh
-    >>> m = MZIMesh(hw_models.load("mzi"))
+    >>> m = hw_models.load("mzi").tile_model
     >>> m.static_power_w() > 1.0          # thermo-optic: watts per 32x32 tile
     True
-    >>> MZIMesh(hw_models.load("mzi-mems")).static_power_w()
+    >>> hw_models.load("mzi-mems").tile_model.static_power_w()
     0.0
 """
 from __future__ import annotations
 
-from hw_models.base import Hardware
-from hw_models.tile import TileModel, make_dac
-from hw_models.units import photon_energy_j
+from typing import Any
+
+import torch
+
+from hw_models import noise as nz
+from hw_models.family import Programmed
+from hw_models.photonics.optics import OPTICS_SECTION, OpticalFamily
+
+Q = lambda dim: ("q", dim)  # noqa: E731
 
 
-class MZIMesh(TileModel):
-    family = "mzi"
+class MZIMesh(OpticalFamily):
+    name = "mzi"
+    noise_models = ("mzi", "ideal")
+    sections = {
+        "mzi": {
+            "phase_shifter": ("choice", ("thermo-optic", "mems", "electro-optic")),
+            "hold_power_pi": Q("power"), "settle_time": Q("time"), "shifter_program_energy": Q("energy"),
+            "mzi_loss": Q("decibel"), "coupling_loss": Q("decibel"), "modulator_loss": Q("decibel"),
+            "mzi_area": Q("area"), "modulator_energy": Q("energy"), "tia_energy": Q("energy"),
+            "symbol_rate": Q("frequency"),
+        },
+        "optics": OPTICS_SECTION,
+    }
+    aliases = {"phase_shifter": ("mzi", "phase_shifter"), "mzi_loss": ("mzi", "mzi_loss")}
 
-    def __init__(self, hw: Hardware) -> None:
-        super().__init__(hw)
-        self.n = max(self.tile.rows, self.tile.cols)
-        self.dac = make_dac(hw, hw.input_bits)
-        e_det = self.detector_energy_j()
-        e_src = e_det / (self.transmission * self.q("optics", "wall_plug_efficiency"))
-        self.unit_energy = {
-            "dac_conversion": {"dac": self.dac.energy_j},
-            "modulation": {"dac": self.q("mzi", "modulator_energy")},
-            "detection": {"adc": self.q("mzi", "tia_energy")},
-            "adc_conversion": {"adc": self.adc.energy_j},
-            "detector_light": {"optical": e_det, "laser": e_src - e_det},
-        }
+    @property
+    def n(self) -> int:
+        return max(self.tile.rows, self.tile.cols)
 
-    # -- optics ---------------------------------------------------------------------
     @property
     def mzis(self) -> int:
         """MZIs of the SVD: two Clements meshes plus N attenuators."""
@@ -66,20 +81,30 @@ class MZIMesh(TileModel):
     def transmission(self) -> float:
         return 10 ** (-self.insertion_loss_db / 10)
 
-    def shot_noise_energy_j(self) -> float:
-        """Optical energy a detector needs at the shot-noise limit for ``output_bits``."""
-        photons = self.q("optics", "snr_margin", 1.0) * 4 ** self.hw.output_bits
-        return photons * photon_energy_j(self.q("optics", "wavelength")) / self.q(
-            "optics", "detector_quantum_efficiency")
-
     def detector_energy_j(self) -> float:
+        """Optical energy one detector needs per output: shot-noise or thermal floor."""
         thermal = self.q("optics", "detector_energy", 0.0) * 2 ** self.hw.output_bits
-        return max(self.shot_noise_energy_j(), thermal)
+        return max(self.shot_noise_photons() * self.photon_j, thermal)
 
-    # -- protocol -------------------------------------------------------------------
+    def photons_per_output(self, rows_used: int) -> float:
+        return self.detector_energy_j() / self.photon_j
+
+    # -- cost view ----------------------------------------------------------------------
+    def unit_energies(self) -> dict[str, dict[str, float]]:
+        return {**super().unit_energies(),
+                "dac_conversion": {"dac": self.dac.energy_j},
+                "modulation": {"dac": self.q("mzi", "modulator_energy")},
+                "detection": {"adc": self.q("mzi", "tia_energy")},
+                "adc_conversion": {"adc": self.adc.energy_j},
+                "shifter_write": {"programming": self.q("mzi", "shifter_program_energy")}}
+
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
         return {"dac_conversion": rows_used, "modulation": rows_used, "detection": cols_used,
-                "adc_conversion": cols_used, "detector_light": cols_used}
+                "adc_conversion": cols_used, "photon": cols_used * self.photons_per_output(rows_used)}
+
+    def actions_to_program(self, cells: float) -> dict[str, float]:
+        """Each weight position sets ~2 phase shifters (N^2 weights <-> N(N-1)+N MZIs x 2)."""
+        return {"shifter_write": cells * 2 * self.mzis / (self.n * self.n)}
 
     def pass_time_s(self, rows_used: int, cols_used: int) -> float:
         symbol = 1.0 / self.q("mzi", "symbol_rate")
@@ -91,17 +116,34 @@ class MZIMesh(TileModel):
         mesh_mzis = self.n * (self.n - 1)
         return mesh_mzis * 1.5 * p_pi + self.n * 0.5 * p_pi
 
-    def program_energy_j(self, cells: float) -> float:
-        """Each weight position sets ~2 phase shifters (N^2 weights <-> N(N-1)+N MZIs x 2)."""
-        shifters_per_weight = 2 * self.mzis / (self.n * self.n)
-        return cells * shifters_per_weight * self.q("mzi", "shifter_program_energy")
-
     def program_time_s(self) -> float:
         return self.q("mzi", "settle_time")
 
     def tile_area_m2(self) -> float:
-        return (self.mzis * self.q("mzi", "mzi_area") + self.n * self.n_adc / self.n * self.adc.area_m2
+        return (self.mzis * self.q("mzi", "mzi_area") + self.n_adc * self.adc.area_m2
                 + self.n * self.dac.area_m2)
 
     def floor_energy_per_pass_j(self, rows_used: int, cols_used: int) -> float:
-        return cols_used * self.shot_noise_energy_j()
+        return cols_used * self.shot_noise_photons() * self.photon_j
+
+    # -- simulation view ----------------------------------------------------------------
+    @property
+    def phase_bits(self) -> int | None:
+        return None if self.exact else int(self.noise["phase_bits"])
+
+    def program(self, w: torch.Tensor, gen: torch.Generator | None, *, t_inference_s: float = 0.0,
+                per_slice: bool = False, blocks: Any = None) -> Programmed:
+        eff, scale = nz.program_mzi(w, self.tile, self.noise, gen, mzi_loss_db=self.q("mzi", "mzi_loss"),
+                                    blocks=blocks)
+        return Programmed(eff[None], torch.ones(1), scale)
+
+    def photon_budget_params(self) -> set[tuple[str, str]]:
+        thermal = self.q("optics", "detector_energy", 0.0) * 2 ** self.hw.output_bits
+        if thermal > self.shot_noise_photons() * self.photon_j:  # receiver-limited: more light
+            return {("optics", "detector_energy"), ("optics", "detector_quantum_efficiency"),
+                    ("optics", "wavelength")}
+        return {("optics", "snr_margin")}  # shot-noise limited: QE and wavelength cancel
+
+    def accuracy_params(self) -> set[tuple[str, str]]:
+        keys = super().accuracy_params()
+        return keys if self.exact else keys | {("mzi", "mzi_loss"), ("tile", "cols")}

@@ -1,0 +1,297 @@
+"""The protocol every tile family implements: one object, both views of the hardware.
+
+A :class:`TileFamily` is built from one validated :class:`~hw_models.base.Hardware` and is
+the only place that turns its numbers into behaviour:
+
+* **cost view** (Accelergy-style counts x unit costs): the *actions* of one tile pass (one
+  input vector through one tile with ``r`` rows and ``c`` columns in use), of programming
+  weight positions and of holding weights for a second, each priced in ``unit_energy``
+  (action -> {component: J}); the pass time, the tile area, the physical floor.
+* **simulation view** (torch code that runs inside a deployed model's forward pass): the
+  converter levels, the analog passes each input vector makes through a tile (and so the
+  ADC conversions per column), how a weight is programmed (:meth:`program`), the noise on
+  one tile output (:meth:`noise_std`) and how a dynamic operand is quantized.
+
+Both views read the same attributes (``input_cycles``, the photon budget, the capacitance...),
+so fewer ADC bits or fewer photons make a machine cheaper *and* noisier, never only one.
+``analogc`` asks this object for costs and noise and never reads a hardware parameter by
+its key. Families are registered in :mod:`hw_models.registry`.
+
+Report components (the keys of an estimate's breakdown): see :data:`COMPONENTS`.
+
+Example::
+
+    >>> import hw_models
+    >>> fam = hw_models.load("rram").tile_model
+    >>> fam.input_cycles, fam.actions_per_pass(128, 128)["adc_conversion"]
+    (8, 1024)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar
+
+import torch
+
+from hw_models.converters import ADC, DAC
+from hw_models.errors import HardwareConfigError
+
+#: where the energy goes: ``dac`` (DACs, row drivers, optical modulators), ``adc`` (ADCs,
+#: detector and TIA electronics), ``array`` (cell reads, capacitor switching), ``optical``
+#: (light that reaches the detectors), ``laser`` (the rest of the source's wall-plug energy),
+#: ``static`` (power held over time), ``memory``, ``digital``, ``programming``
+COMPONENTS = ("dac", "adc", "array", "optical", "laser", "static", "memory", "digital", "programming")
+
+#: keys that describe a preset and change nothing it computes
+METADATA_KEYS = frozenset({("hardware", "name"), ("hardware", "description"), ("hardware", "kind"),
+                           ("hardware", "source"), ("tile", "family"), ("tile", "device"),
+                           ("tile", "source"), ("chip", "source")})
+
+
+def levels(bits: int) -> int:
+    """Positive levels of a symmetric converter of ``bits``: 2^(bits-1) - 1 (1 bit: sign only)."""
+    return max(1, 2 ** (bits - 1) - 1)
+
+
+def twos_complement_planes(input_levels: int) -> int:
+    """Bit planes that carry a code in [-L, L] in two's complement: bits(L) + 1. A b-bit
+    symmetric DAC (L = 2^(b-1) - 1) needs b planes for b >= 2; a 1-bit one ({-1, 0, 1}) two."""
+    return input_levels.bit_length() + 1
+
+
+@dataclass
+class Programmed:
+    """A weight [K, N] as a tile holds it: ``weights`` [S, K, N] the normalised state of each of
+    the S bit slices (in [-1, 1]; S = 1 when not sliced), ``significance`` [S] their weights in the
+    digital shift-add, ``col_scale`` [N] the per-column scale kept digitally, so that
+    ``W ~ (sum_s significance[s] * weights[s]) * col_scale``."""
+
+    weights: torch.Tensor
+    significance: torch.Tensor
+    col_scale: torch.Tensor
+
+    def recombined(self) -> torch.Tensor:
+        """sum_s significance[s] * weights[s]: the normalised weight [K, N] one pass sees."""
+        if self.weights.shape[0] == 1:
+            return self.weights[0] * self.significance[0]
+        return torch.tensordot(self.significance.to(self.weights.dtype), self.weights, dims=1)
+
+
+class TileFamily:
+    """Base of every tile family. Subclasses set the class attributes and implement
+    :meth:`actions_per_pass`, :meth:`pass_time_s`, :meth:`tile_area_m2` and :meth:`program`;
+    they extend :meth:`unit_energies`, :meth:`noise_std` and :meth:`accuracy_params` as needed."""
+
+    #: registry name (``[tile] family`` in a preset)
+    name: ClassVar[str] = ""
+    #: schema of the preset tables only this family reads: table -> key -> kind (see
+    #: :mod:`hw_models.config` for the kinds)
+    sections: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: flat override names for keys of those tables (``photons_per_mac`` -> freespace.photons_per_mac)
+    aliases: ClassVar[dict[str, tuple[str, str]]] = {}
+    #: the ``[noise] model`` values this family accepts, its default first
+    noise_models: ClassVar[tuple[str, ...]] = ("ideal",)
+
+    def __init__(self, hw: Any) -> None:
+        self.hw = hw
+        self.p: dict[str, Any] = hw.params
+        self.tile = hw.tile
+        self.noise: dict[str, Any] = self._noise_table(hw)
+        ref = self.p.get("_reference", {})
+        self.adc = ADC.from_params(self.p.get("adc", {}), hw.output_bits, ref.get("output_bits"))
+        self.dac = DAC.from_params(self.p.get("dac", {}), self.dac_bits)
+
+    @cached_property
+    def unit_energy(self) -> dict[str, dict[str, float]]:
+        """Action -> {component: J} (built on first use, so a simulation-only use of a preset
+        does not need its cost constants)."""
+        return {a: {c: float(e) for c, e in comps.items()} for a, comps in self.unit_energies().items()}
+
+    # -- parameters ---------------------------------------------------------------------
+    @classmethod
+    def _noise_table(cls, hw: Any) -> dict[str, Any]:
+        """The validated ``[noise]`` of a loaded preset; for a Hardware built in code, its plain
+        values checked here (sources "set in code")."""
+        table = (hw.params or {}).get("noise") or {}
+        if "_sources" in table:
+            return table
+        from hw_models.noise import validate_noise
+        if not table and (hw.params or {}).get("hardware", {}).get("kind") == "ideal":
+            table = {"model": "ideal"}
+        plain = {k: v if k in ("model", "t_inference_s", "drift_compensation") or isinstance(v, dict)
+                 else {"value": v, "source": "set in code"} for k, v in table.items()}
+        return validate_noise(cls.noise_models, plain, f"hardware {hw.name!r}")
+
+    def q(self, section: str, key: str, default: float | None = None) -> float:
+        """SI value of ``[section] key``; ``default`` only for optional refinements."""
+        v = self.p.get(section, {}).get(key)
+        if v is None:
+            if default is None:
+                raise HardwareConfigError(f"{self.p.get('_file')}: [{section}] {key}: expected this constant "
+                                          f"for a {self.name} tile, got nothing")
+            return default
+        return v.si
+
+    @property
+    def dac_bits(self) -> int:
+        """Resolution of one DAC conversion (a bit-serial crossbar drives 1-bit pulses)."""
+        return self.hw.input_bits
+
+    @property
+    def n_adc(self) -> int:
+        """ADCs per tile: one per ``cols_per_adc`` columns."""
+        return math.ceil(self.tile.cols / self.p.get("tile", {}).get("cols_per_adc", 1))
+
+    # -- numbers both views read ----------------------------------------------------------
+    @property
+    def exact(self) -> bool:
+        """The ``ideal`` noise model: the simulation computes exactly (no converters, no noise)."""
+        return self.noise["model"] == "ideal"
+
+    @property
+    def input_levels(self) -> int | None:
+        """Levels per sign of the input DAC (None: an ideal DAC applies exact inputs)."""
+        return None if self.dac.model == "ideal" else levels(self.hw.input_bits)
+
+    @property
+    def output_levels(self) -> int | None:
+        """Levels per sign of the column ADC (None: an ideal ADC neither rounds nor clips)."""
+        return None if self.adc.model == "ideal" else levels(self.hw.output_bits)
+
+    @property
+    def input_cycles(self) -> int:
+        """Analog passes one input vector makes through a tile, each ending in one ADC
+        conversion per column (bit-serial inputs: one per bit plane). The estimator counts the
+        conversions and the simulator runs the passes from this one number."""
+        return 1
+
+    @property
+    def slices(self) -> int:
+        return self.tile.slices
+
+    @property
+    def multi_pass(self) -> bool:
+        """True when a row tile's result is converted more than once per input vector (bit
+        slices on their own tiles, or bit-serial inputs); the simulator then runs each pass."""
+        return self.slices > 1 or self.input_cycles > 1
+
+    @property
+    def t_inference_s(self) -> float:
+        """Default read time after programming (s), from the preset's ``[noise] t_inference_s``."""
+        return float(self.noise.get("t_inference_s", 0.0))
+
+    @property
+    def adc_range(self) -> float:
+        """ADC clipping range before calibration, in units of one full-scale row."""
+        return float(self.noise.get("adc_range", 10.0))
+
+    @property
+    def operand_levels(self) -> int | None:
+        """Levels per sign of a dynamic operand written onto a tile (attention matmuls)."""
+        return None if self.exact else levels(self.tile.weight_bits)
+
+    # -- cost view ----------------------------------------------------------------------
+    def unit_energies(self) -> dict[str, dict[str, float]]:
+        """Action -> {component: J}. Subclasses add their pass and programming actions."""
+        return {"tile_second": {"static": self.static_power_w()},
+                "chip_second": {"static": self.q("chip", "static_power", 0.0)}}
+
+    def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
+        """Action counts of one input vector through one tile with this many rows/columns in use."""
+        raise NotImplementedError
+
+    def actions_to_program(self, cells: float) -> dict[str, float]:
+        """Action counts to write ``cells`` weight positions (all their devices)."""
+        return {"cell_write": cells * self.tile.devices_per_cell}
+
+    def pass_time_s(self, rows_used: int, cols_used: int) -> float:
+        raise NotImplementedError
+
+    def pass_energy_j(self, rows_used: int, cols_used: int) -> dict[str, float]:
+        """Energy of one tile pass by component (its actions x their unit energies)."""
+        return self.price(self.actions_per_pass(rows_used, cols_used))
+
+    def price(self, counts: dict[str, float]) -> dict[str, float]:
+        """Energy by component of action counts this family prices (others are ignored)."""
+        out: dict[str, float] = {}
+        for action, n in counts.items():
+            for comp, e in self.unit_energy.get(action, {}).items():
+                out[comp] = out.get(comp, 0.0) + n * e
+        return out
+
+    def geometry_scale(self) -> float:
+        """Devices of this tile over devices of the tile the preset file describes: a per-tile
+        constant of the file (``[tile] area``, ``static_power``) is stated for that geometry
+        and scales with it when ``rows``, ``cols`` or ``devices_per_cell`` are overridden."""
+        ref = self.p.get("_reference", {})
+        r0, c0, d0 = ref.get("rows"), ref.get("cols"), ref.get("devices_per_cell")
+        if not (r0 and c0 and d0):
+            return 1.0
+        t = self.tile
+        return (t.rows * t.cols * t.devices_per_cell) / (r0 * c0 * d0)
+
+    def static_power_w(self) -> float:
+        """Power one allocated tile draws while it holds its weights."""
+        return self.q("tile", "static_power", 0.0) * self.geometry_scale()
+
+    def program_time_s(self) -> float:
+        """Time to reprogram one tile (tiles are programmed in parallel)."""
+        n = self.tile.rows * self.tile.cols * self.tile.devices_per_cell
+        par = self.p.get("programming", {}).get("parallel_writes", self.tile.cols)
+        return math.ceil(n / par) * self.q("programming", "write_time", 0.0)
+
+    def tile_area_m2(self) -> float:
+        raise NotImplementedError
+
+    def floor_energy_per_pass_j(self, rows_used: int, cols_used: int) -> float:
+        """A physical lower bound for one pass (k*T*ln2 per output bit; optics: shot noise)."""
+        from hw_models.units import landauer_j
+        return cols_used * self.hw.output_bits * landauer_j()
+
+    def describe(self) -> dict[str, Any]:
+        """Unit costs in SI, for ``analogc hw show --costs`` and debugging."""
+        t = self.tile
+        return {"family": self.name, "adc_energy_j": self.adc.energy_j,
+                "adc_conversion_time_s": self.adc.conversion_time_s,
+                "input_cycles": self.input_cycles,
+                "pass_time_s": self.pass_time_s(t.rows, t.cols),
+                "pass_energy_j": self.pass_energy_j(t.rows, t.cols),
+                "static_power_w": self.static_power_w(), "tile_area_m2": self.tile_area_m2()}
+
+    # -- simulation view ----------------------------------------------------------------
+    def program(self, w: torch.Tensor, gen: torch.Generator | None, *, t_inference_s: float = 0.0,
+                per_slice: bool = False, blocks: list[tuple[int, int, int, int]] | None = None) -> Programmed:
+        """Write a weight [K, N] onto tiles and read back what they hold (device noise of a
+        chip instance drawn from ``gen``; ``t_inference_s`` after programming). ``per_slice``:
+        keep the bit slices apart (one per pass); ``blocks``: the plan's tile blocks
+        ``(row_start, row_stop, col_start, col_stop)`` for families whose physics depends on them."""
+        raise NotImplementedError
+
+    @property
+    def out_noise(self) -> float:
+        """Std of the signal-independent noise on each tile output (one full-scale row = 1)."""
+        return 0.0 if self.exact else float(self.noise.get("out_noise", 0.0))
+
+    @property
+    def signal_dependent_noise(self) -> bool:
+        """True when :meth:`noise_std` depends on the inputs (read noise, shot noise)."""
+        return False
+
+    def noise_std(self, xn: torch.Tensor, wn: torch.Tensor) -> torch.Tensor | float:
+        """Std of the noise on each output of one tile pass, in units of one full-scale row
+        (|x| = 1 on a |w| = 1 cell). ``xn`` [m, r]: the inputs of the pass normalised to the
+        DAC full scale (a bit plane: 0/1); ``wn`` [r, n]: the normalised programmed weights of
+        that tile. Returns a float, or a tensor broadcastable to [m, n]."""
+        return self.out_noise
+
+    def accuracy_params(self) -> set[tuple[str, str]]:
+        """(table, key) of the parameters that change what the deployed model computes on this
+        configuration; every other key of the schema only changes the cost (or nothing, for
+        :data:`METADATA_KEYS`). A test perturbs each key and holds this claim to it."""
+        keys = {("hardware", "input_bits"), ("hardware", "output_bits"), ("tile", "rows"),
+                ("tile", "weight_bits"), ("adc", "model"), ("dac", "model")}
+        keys |= {("noise", k) for k in self.noise if not k.startswith("_") and k != "model"}
+        keys.add(("noise", "model"))
+        return keys
