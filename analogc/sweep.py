@@ -60,10 +60,10 @@ def _graph(model: Any, seq_len: int | None) -> Any:
 
 def _tile_overrides(graph: Any, hw: Any) -> dict[str, int]:
     """rows/cols that hold the model's largest weight matrix on one tile (one optical unit
-    per layer, Anderson et al.'s assumption), for free-space hardware only."""
+    per layer, Anderson et al.'s assumption), for families whose tile can be sized per layer."""
     from analogc.hardware import resolve_hw
 
-    if getattr(resolve_hw(hw).tile, "family", None) != "freespace":
+    if not resolve_hw(hw).tile_model.tile_per_layer:
         return {}
     from analogc.ir import OpKind
 

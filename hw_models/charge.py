@@ -56,6 +56,8 @@ class ChargeCrossbar(TileFamily):
         "switching_activity": Q("ratio"), "cycle_time": Q("time"),
     }}
     aliases = {"cell_capacitance": ("charge", "cell_capacitance"), "drive_voltage": ("charge", "drive_voltage")}
+    # one capacitor per bit cell; inputs bit-serial or as multi-level drive voltages
+    tile_constraints = {"devices_per_cell": (1,), "input_encoding": ("bit-serial", "multi-level")}
 
     @property
     def encoding(self) -> str:

@@ -352,6 +352,7 @@ def build_hardware(params: dict[str, Any]) -> Hardware:
     """A :class:`Hardware` from validated params (the estimator reads ``params`` for costs)."""
     where = params.get("_file", "<preset>")
     h, t, c = params["hardware"], params["tile"], params["chip"]
+    family_class(t["family"]).check_tile(t, where)
     try:
         tile = TileSpec(
             family=t["family"], rows=t["rows"], cols=t["cols"],

@@ -135,8 +135,12 @@ class Crossbar(TileFamily):
         return torch.sqrt(self.out_noise ** 2 + self.read_noise ** 2 * sq)
 
     def accuracy_params(self) -> set[tuple[str, str]]:
-        keys = super().accuracy_params() | {("tile", "cell_bits"), ("tile", "devices_per_cell"),
-                                            ("tile", "input_encoding")}
-        if self.noise["model"] not in ("pcm",):
-            keys -= {("noise", "t_inference_s"), ("noise", "drift_compensation")}
+        keys = super().accuracy_params()
+        if self.exact:
+            return keys
+        keys |= {("tile", "cell_bits"), ("tile", "input_encoding")}  # slices and passes
+        if self.noise_model in ("pcm", "rram"):  # devices, not exact bits
+            keys.add(("tile", "devices_per_cell"))
+        if self.noise_model == "pcm" and self.t_inference_s == 0:  # no drift yet at t = 0
+            keys -= {("noise", "drift_nu_mean"), ("noise", "drift_nu_std")}
         return keys

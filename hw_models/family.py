@@ -47,7 +47,9 @@ COMPONENTS = ("dac", "adc", "array", "optical", "laser", "static", "memory", "di
 #: keys that describe a preset and change nothing it computes
 METADATA_KEYS = frozenset({("hardware", "name"), ("hardware", "description"), ("hardware", "kind"),
                            ("hardware", "source"), ("tile", "family"), ("tile", "device"),
-                           ("tile", "source"), ("chip", "source")})
+                           ("tile", "source"), ("chip", "source"),
+                           # the kind of shifter, for the reader: its numbers are hold_power_pi, settle_time
+                           ("mzi", "phase_shifter")})
 
 
 def levels(bits: int) -> int:
@@ -93,6 +95,13 @@ class TileFamily:
     aliases: ClassVar[dict[str, tuple[str, str]]] = {}
     #: the ``[noise] model`` values this family accepts, its default first
     noise_models: ClassVar[tuple[str, ...]] = ("ideal",)
+    #: values of common ``[tile]`` keys this family's physics fixes (key -> allowed values)
+    tile_constraints: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    #: a weight is held in one cell of full precision (no bit slices): ``cell_bits = weight_bits``
+    unsliced: ClassVar[bool] = False
+    #: a tile can be made as large as one layer's weight (one free-space optical unit per
+    #: layer, as Anderson et al. assume), so scaling studies may size it per model
+    tile_per_layer: ClassVar[bool] = False
 
     def __init__(self, hw: Any) -> None:
         self.hw = hw
@@ -110,6 +119,18 @@ class TileFamily:
         return {a: {c: float(e) for c, e in comps.items()} for a, comps in self.unit_energies().items()}
 
     # -- parameters ---------------------------------------------------------------------
+    @classmethod
+    def check_tile(cls, tile: dict[str, Any], where: str) -> None:
+        """Refuse ``[tile]`` values this family cannot be (one line naming the key)."""
+        for key, allowed in cls.tile_constraints.items():
+            if key in tile and tile[key] not in allowed:
+                raise HardwareConfigError(f"{where}: [tile] {key}: expected {' or '.join(map(repr, allowed))} "
+                                          f"for a {cls.name} tile, got {tile[key]!r}")
+        wb = tile.get("weight_bits", 8)
+        if cls.unsliced and tile.get("cell_bits", wb) != wb:
+            raise HardwareConfigError(f"{where}: [tile] cell_bits: expected weight_bits ({wb}) for a {cls.name} "
+                                      f"tile (a weight is not sliced over cells), got {tile['cell_bits']!r}")
+
     @classmethod
     def _noise_table(cls, hw: Any) -> dict[str, Any]:
         """The validated ``[noise]`` of a loaded preset; for a Hardware built in code, its plain
@@ -145,6 +166,11 @@ class TileFamily:
         return math.ceil(self.tile.cols / self.p.get("tile", {}).get("cols_per_adc", 1))
 
     # -- numbers both views read ----------------------------------------------------------
+    @property
+    def noise_model(self) -> str:
+        """The device/noise model in use (``[noise] model``)."""
+        return self.noise["model"]
+
     @property
     def exact(self) -> bool:
         """The ``ideal`` noise model: the simulation computes exactly (no converters, no noise)."""
@@ -290,8 +316,19 @@ class TileFamily:
         """(table, key) of the parameters that change what the deployed model computes on this
         configuration; every other key of the schema only changes the cost (or nothing, for
         :data:`METADATA_KEYS`). A test perturbs each key and holds this claim to it."""
-        keys = {("hardware", "input_bits"), ("hardware", "output_bits"), ("tile", "rows"),
-                ("tile", "weight_bits"), ("adc", "model"), ("dac", "model")}
-        keys |= {("noise", k) for k in self.noise if not k.startswith("_") and k != "model"}
-        keys.add(("noise", "model"))
+        from hw_models.noise import TIME_DEPENDENT
+        keys = {("noise", "model")}
+        if self.exact:
+            return keys
+        keys |= {("tile", "static_weights"), ("tile", "rows"), ("tile", "weight_bits"), ("adc", "model"), ("dac", "model")}
+        if self.input_levels is not None:
+            keys.add(("hardware", "input_bits"))
+        if self.output_levels is not None:
+            keys |= {("hardware", "output_bits"), ("noise", "adc_range")}
+        keys |= {("noise", k) for k in self.noise if not k.startswith("_")
+                 and k not in ("model", "adc_range", "t_inference_s", "drift_compensation")}
+        if self.noise_model in TIME_DEPENDENT:
+            keys.add(("noise", "t_inference_s"))
+            if self.t_inference_s > 0:
+                keys.add(("noise", "drift_compensation"))
         return keys

@@ -16,8 +16,8 @@ Models:
   ``ReRamWan2022NoiseModel``), ``sram`` (weights stored exactly as bits): crossbars;
 * ``mzi``: Clements meshes with phase quantization, phase errors, thermal crosstalk,
   per-MZI insertion loss and its spread, beam-splitter imbalance;
-* ``freespace``: SLM precision and detector read-out noise (the shot noise comes from the
-  photon budget the cost model prices, :mod:`hw_models.photonics.optics`);
+* ``freespace``: detector read-out noise (the SLM holds ``tile.weight_bits`` levels; the shot
+  noise comes from the photon budget the cost model prices, :mod:`hw_models.photonics.optics`);
 * ``charge``: capacitor mismatch of a charge-domain crossbar (kT/C noise follows from its
   capacitance, :mod:`hw_models.charge`);
 * ``ideal``: exact computation, for checks.
@@ -111,8 +111,6 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "adc_range": (10.0, _RASCH),
     },
     "freespace": {
-        "slm_bits": (8, "Holoeye LCoS SLMs (PLUTO-2, GAEA-2) are addressed with 8-bit gray levels 0..255 "
-                        "(Holoeye product documentation)"),
         "detector_noise_photons": (1.6, "Hamamatsu ORCA-Flash4.0 V3 (C13440-20CU) sCMOS specification: 1.6 e- rms "
                                         "readout noise, standard scan; in photoelectrons, the unit of the "
                                         "detected-photon count the shot-noise model uses; a camera read-out, "
@@ -133,7 +131,7 @@ DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
 #: keys every model accepts as plain values (no source): the model name and the read time
 _STRUCT_KEYS = {"model", "t_inference_s"}
 _BOOL_KEYS = {"drift_compensation"}
-_INT_KEYS = {"phase_bits", "slm_bits"}
+_INT_KEYS = {"phase_bits"}
 #: models whose devices change with the time after programming
 TIME_DEPENDENT = ("pcm", "rram")
 
@@ -177,7 +175,7 @@ def validate_noise(models: tuple[str, ...], table: dict[str, Any], where: str,
         if key not in known:
             raise _fail(where, key, f"one of {sorted(known)} for noise model {model!r}", "unknown key")
         if is_override:
-            v, src = (raw["value"] if isinstance(raw, dict) else raw), "user override"
+            v, src = (raw["value"] if isinstance(raw, dict) and "value" in raw else raw), "user override"
         elif key in _STRUCT_KEYS or key in _BOOL_KEYS:
             v = raw["value"] if isinstance(raw, dict) else raw
             src = raw.get("source", "preset") if isinstance(raw, dict) else "preset"
@@ -305,8 +303,9 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
 
     Each column is normalised by its largest |w| (kept digitally as ``col_scale``); the
     normalised weight is quantized to ``tile.weight_bits``, split into ``tile.slices`` bit
-    slices of ``cell_bits`` each (shift-added back digitally), each slice held by a differential
-    pair (``devices_per_cell == 2``) or one device around a mid-scale reference (1). Device
+    slices of ``cell_bits`` each (shift-added back digitally), each slice held differentially
+    (``devices_per_cell >= 2``: ``devices_per_cell // 2`` devices per polarity, their independent
+    errors averaging) or by one device around a mid-scale reference (1). Device
     noise/drift per ``p["model"]``; global drift compensation rescales by the ratio of a
     reference read-out (all-ones input) at t0 and at t. Returns (w_eff in [-1,1]-ish, col_scale).
 
@@ -339,6 +338,7 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
             torch.mul(sign, digit_of(s) / per_slice_max, out=out[s])
         return out, sig, col_scale
     gmax = p["prog_coeffs_g_ref_us"]  # conductances in the unit of the device model's fit
+    per_polarity = max(1, tile.devices_per_cell // 2)
     conductance_at = pcm_conductance_at if model == "pcm" else rram_conductance_at
     eff0 = torch.zeros_like(wn)
     eff = torch.zeros_like(wn)
@@ -346,12 +346,17 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
         digit = digit_of(s)
         frac = digit / per_slice_max  # 0..1 of the slice's full scale
         weight_of_slice = per_slice_max * base ** s / levels
-        if tile.devices_per_cell >= 2:  # differential pair: G+ holds positives, G- negatives
+        if tile.devices_per_cell >= 2:  # differential: G+ holds positives, G- negatives, each as
+            # the sum of devices_per_cell // 2 devices programmed alike (HERMES: 2 + 2, Le Gallo 2023)
             gp_t = torch.where(sign > 0, frac, torch.zeros_like(frac)) * gmax
             gn_t = torch.where(sign < 0, frac, torch.zeros_like(frac)) * gmax
-            gp0, gp = conductance_at(gp_t, t_inference_s, p, gen)
-            gn0, gn = conductance_at(gn_t, t_inference_s, p, gen)
-            d0, d = (gp0 - gn0) / gmax, (gp - gn) / gmax
+            d0 = torch.zeros_like(wn)
+            d = torch.zeros_like(wn)
+            for g_t, pol in ((gp_t, 1.0), (gn_t, -1.0)):
+                for _ in range(per_polarity):
+                    g0, g = conductance_at(g_t, t_inference_s, p, gen)
+                    d0.add_(g0, alpha=pol / (per_polarity * gmax))
+                    d.add_(g, alpha=pol / (per_polarity * gmax))
         else:  # one device around a noiseless mid-scale reference column
             g_t = (sign * frac + 1) / 2 * gmax
             g0, g = conductance_at(g_t, t_inference_s, p, gen)
@@ -375,20 +380,25 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
 def mzi_matrix(theta: torch.Tensor, phi: torch.Tensor, split1: torch.Tensor | float = 0.0,
                split2: torch.Tensor | float = 0.0) -> torch.Tensor:
     """2x2 transfer matrix of one MZI [..., 2, 2]: BS(δ2) · P(θ) · BS(δ1) · P(φ), with
-    P(x) = diag(e^{ix}, 1) on the upper arm and BS(δ) a coupler of angle π/4 + δ (δ = 0: 50:50)."""
+    P(x) = diag(e^{ix}, 1) on the upper arm and BS(δ) = [[cos a, i sin a], [i sin a, cos a]],
+    a = π/4 + δ (δ = 0: 50:50). Multiplied out (c_k, s_k = cos, sin of a_k; E = e^{iθ}):
+
+        [[(c1 c2 E - s1 s2) e^{iφ},     i (c2 s1 E + s2 c1)],
+         [i (s2 c1 E + c2 s1) e^{iφ},   c1 c2 - s1 s2 E    ]]
+    """
     theta = torch.as_tensor(theta)
     cdt = torch.complex128 if theta.dtype == torch.float64 else torch.complex64
-    def bs(d):
-        a = math.pi / 4 + torch.as_tensor(d, dtype=theta.dtype)
-        a = a.expand_as(theta) if a.dim() < theta.dim() or a.shape != theta.shape else a
-        c, s = torch.cos(a).to(cdt), 1j * torch.sin(a).to(cdt)
-        return torch.stack([torch.stack([c, s], -1), torch.stack([s, c], -1)], -2)
-    def ps(x):
-        one = torch.ones_like(x, dtype=cdt)
-        zero = torch.zeros_like(x, dtype=cdt)
-        e = torch.exp(1j * x.to(cdt))
-        return torch.stack([torch.stack([e, zero], -1), torch.stack([zero, one], -1)], -2)
-    return bs(split2) @ ps(theta) @ bs(split1) @ ps(phi)
+    a1 = math.pi / 4 + torch.as_tensor(split1, dtype=theta.dtype)
+    a2 = math.pi / 4 + torch.as_tensor(split2, dtype=theta.dtype)
+    c1, s1, c2, s2 = torch.cos(a1), torch.sin(a1), torch.cos(a2), torch.sin(a2)
+    e = torch.polar(torch.ones_like(theta), theta).to(cdt)
+    f = torch.polar(torch.ones_like(theta), torch.as_tensor(phi, dtype=theta.dtype)).to(cdt)
+    cc, ss = c1 * c2, s1 * s2
+    m00 = (cc * e - ss) * f
+    m01 = 1j * (c2 * s1 * e + s2 * c1)
+    m10 = 1j * (s2 * c1 * e + c2 * s1) * f
+    m11 = cc - ss * e
+    return torch.stack([torch.stack([m00, m01], -1), torch.stack([m10, m11], -1)], -2)
 
 
 def clements_decompose(u: torch.Tensor) -> dict[str, Any]:
@@ -546,12 +556,12 @@ def program_mzi(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator | None
 # ---------------------------------------------------------------------------------------
 # free-space optics
 # ---------------------------------------------------------------------------------------
-def program_slm(w: torch.Tensor, p: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight [K, N] on SLM pixels: per-column normalisation, ``slm_bits`` levels per sign
+def program_slm(w: torch.Tensor, p: dict, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight [K, N] on SLM pixels: per-column normalisation, ``bits`` gray levels per sign
     (signed weights as two intensity channels subtracted at the detectors)."""
     w = w.detach().to(torch.float32)
     col_scale = w.abs().amax(dim=0).clamp(min=1e-12)
     wn = w / col_scale
     if p["model"] == "ideal":
         return wn, col_scale
-    return quantize_symmetric(wn, p["slm_bits"]), col_scale
+    return quantize_symmetric(wn, bits), col_scale

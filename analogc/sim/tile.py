@@ -520,7 +520,7 @@ class AnalogMVM(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.kind}, K={self.in_features}, N={self.out_features}, groups={self.G}, "
                 f"tiles={self.row_tiles}x{self.col_tiles} of {self.tile.rows}x{self.tile.cols}, "
-                f"family={self.family}, noise={self.fam.noise['model']}, dac={self.dac_levels}, "
+                f"family={self.family}, noise={self.fam.noise_model}, dac={self.dac_levels}, "
                 f"adc={self.adc_levels}"
                 + (f", passes={self._n_slices()}x{self.input_planes}x{self.row_tiles} (slices x bits x row tiles)"
                    if self.per_pass else ""))

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from hw_models import noise as nz
-from hw_models.family import Programmed, levels
+from hw_models.family import Programmed
 from hw_models.photonics.optics import OPTICS_SECTION, OpticalFamily
 
 Q = lambda dim: ("q", dim)  # noqa: E731
@@ -48,6 +48,9 @@ class FreeSpaceOptics(OpticalFamily):
         "optics": OPTICS_SECTION,
     }
     aliases = {"photons_per_mac": ("freespace", "photons_per_mac")}
+    tile_per_layer = True  # an SLM and detector array can be sized to the layer
+    tile_constraints = {"input_encoding": ("multi-level",)}  # modulators write analog intensities
+    unsliced = True  # a weight is one pixel's (pair's) gray level
 
     @property
     def transmission(self) -> float:
@@ -104,13 +107,9 @@ class FreeSpaceOptics(OpticalFamily):
         return pixels * pitch * pitch
 
     # -- simulation view ----------------------------------------------------------------
-    @property
-    def operand_levels(self) -> int | None:
-        return None if self.exact else levels(int(self.noise["slm_bits"]))
-
     def program(self, w: torch.Tensor, gen: torch.Generator | None, *, t_inference_s: float = 0.0,
                 per_slice: bool = False, blocks: Any = None) -> Programmed:
-        eff, scale = nz.program_slm(w, self.noise)
+        eff, scale = nz.program_slm(w, self.noise, self.tile.weight_bits)
         return Programmed(eff[None], torch.ones(1), scale)
 
     def photon_budget_params(self) -> set[tuple[str, str]]:

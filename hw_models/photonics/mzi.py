@@ -62,6 +62,9 @@ class MZIMesh(OpticalFamily):
         "optics": OPTICS_SECTION,
     }
     aliases = {"phase_shifter": ("mzi", "phase_shifter"), "mzi_loss": ("mzi", "mzi_loss")}
+    # a mesh takes analog input amplitudes and holds each weight in its phases, once
+    tile_constraints = {"input_encoding": ("multi-level",), "devices_per_cell": (1,)}
+    unsliced = True
 
     @property
     def n(self) -> int:
