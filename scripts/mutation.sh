@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Mutation testing of the hardware models, the mapping and the estimator (not run in CI).
+#
+#   scripts/mutation.sh                      # full run, fresh mutants (tens of minutes on 2 cores)
+#   MUTATION_KEEP=1 scripts/mutation.sh      # keep earlier results; re-test what changed
+#   scripts/mutation.sh 'hw_models.units.*'  # re-test chosen mutants (names or globs) only
+#
+# Tool: mutmut 3.x, installed into the venv for this script only (it is not a project
+# dependency):   .venv/bin/python -m pip install mutmut
+#
+# What is mutated: exactly hw_models/, analogc/mapping/ and analogc/estimate/ (every .py file
+# there, render.py included). Tests run per mutant: tests/unit (the fast folder; no model is
+# traced). Set MUTATION_TESTS to add others, e.g.
+#   MUTATION_TESTS="tests/unit tests/test_estimate.py tests/test_mapping.py" scripts/mutation.sh
+#
+# Configuration: kept in this script, not in pyproject.toml. The script copies the working tree
+# (tracked and untracked, non-ignored files) to $MUTATION_WORKDIR (default
+# /tmp/analogc-mutation), writes a setup.cfg [mutmut] section there and runs mutmut in that
+# copy, so neither pyproject.toml, .gitignore nor the tree gets a mutants/ folder. mutmut needs
+# the whole `analogc` package next to the mutated parts (source_paths = hw_models, analogc);
+# `only_mutate` then restricts mutation to the three packages above.
+#
+# At the end it prints killed / survived / timeout / no tests / total and the killed
+# percentage, per package and overall (timeouts count as killed: the mutant never finishes).
+#
+# Equivalent mutants left alive (they cannot change behaviour; listed with the reason):
+#   (filled in below, after the survivors were studied)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY="$ROOT/.venv/bin/python"
+MUTMUT="$ROOT/.venv/bin/mutmut"
+WORK=${MUTATION_WORKDIR:-/tmp/analogc-mutation}
+TESTS=${MUTATION_TESTS:-tests/unit}
+CHILDREN=${MUTATION_CHILDREN:-$(nproc)}
+
+[ -x "$MUTMUT" ] || { echo "mutmut is not installed: $PY -m pip install mutmut" >&2; exit 2; }
+
+# 1. copy the working tree (mutants/ from an earlier run is kept only with MUTATION_KEEP=1 or
+#    when chosen mutants are re-tested)
+mkdir -p "$WORK"
+if [ -z "${MUTATION_KEEP:-}" ] && [ $# -eq 0 ]; then rm -rf "$WORK/mutants"; fi
+find "$WORK" -mindepth 1 -maxdepth 1 ! -name mutants -exec rm -rf {} +
+"$PY" - "$ROOT" "$WORK" <<'EOF'
+import os, shutil, subprocess, sys
+root, work = sys.argv[1:3]
+files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root,
+                       check=True, capture_output=True).stdout.decode().split("\0")
+for f in filter(None, files):
+    src = os.path.join(root, f)
+    if os.path.isfile(src):
+        os.makedirs(os.path.dirname(os.path.join(work, f)), exist_ok=True)
+        shutil.copy2(src, os.path.join(work, f))
+EOF
+
+# 2. the mutmut configuration (setup.cfg of the copy; pyproject.toml has no [tool.mutmut])
+{
+  echo "[mutmut]"
+  echo "source_paths ="
+  echo "    hw_models"
+  echo "    analogc"
+  echo "only_mutate ="
+  echo "    hw_models/*"
+  echo "    analogc/mapping/*"
+  echo "    analogc/estimate/*"
+  echo "pytest_add_cli_args_test_selection ="
+  for t in $TESTS; do echo "    $t"; done
+  echo "pytest_add_cli_args ="
+  echo "    -q"
+  echo "    -p"
+  echo "    no:cacheprovider"
+} > "$WORK/setup.cfg"
+
+# 3. run
+cd "$WORK"
+set +e
+"$MUTMUT" run --max-children "$CHILDREN" "$@"
+rc=$?
+set -e
+
+# 4. the figure
+"$MUTMUT" results --all true | "$PY" -c '
+import collections, sys
+by = collections.defaultdict(collections.Counter)
+for line in sys.stdin:
+    name, _, status = line.strip().rpartition(": ")
+    if not name:
+        continue
+    pkg = "hw_models" if name.startswith("hw_models.") else ".".join(name.split(".")[:2])
+    by[pkg][status] += 1
+    by["overall"][status] += 1
+print(f"{\"package\":<18}{\"killed\":>8}{\"survived\":>10}{\"timeout\":>9}{\"no tests\":>10}{\"other\":>7}{\"total\":>7}{\"killed %\":>10}")
+for pkg in sorted(by, key=lambda p: (p == "overall", p)):
+    c = by[pkg]
+    total = sum(c.values())
+    killed, timeout = c["killed"], c["timeout"]
+    other = total - killed - timeout - c["survived"] - c["no tests"]
+    pct = 100.0 * (killed + timeout) / total if total else 0.0
+    print(f"{pkg:<18}{killed:>8}{c[\"survived\"]:>10}{timeout:>9}{c[\"no tests\"]:>10}{other:>7}{total:>7}{pct:>9.1f}%")
+'
+echo "(killed % = (killed + timeout) / total; survivors: cd $WORK && $MUTMUT results; $MUTMUT show <name>)"
+exit $rc
