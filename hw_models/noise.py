@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from hw_models.errors import HardwareConfigError
@@ -401,6 +402,20 @@ def mzi_matrix(theta: torch.Tensor, phi: torch.Tensor, split1: torch.Tensor | fl
     return torch.stack([torch.stack([m00, m01], -1), torch.stack([m10, m11], -1)], -2)
 
 
+def _mzi_np(theta: np.ndarray, phi: np.ndarray, d1: Any = 0.0, d2: Any = 0.0) -> np.ndarray:
+    """:func:`mzi_matrix` in numpy (the meshes' inner loops: a few small ops per MZI)."""
+    a1, a2 = np.pi / 4 + np.asarray(d1, dtype=np.float64), np.pi / 4 + np.asarray(d2, dtype=np.float64)
+    c1, s1, c2, s2 = np.cos(a1), np.sin(a1), np.cos(a2), np.sin(a2)
+    e, f = np.exp(1j * theta), np.exp(1j * phi)
+    cc, ss = c1 * c2, s1 * s2
+    out = np.empty(np.broadcast(theta, phi).shape + (2, 2), dtype=np.complex128)
+    out[..., 0, 0] = (cc * e - ss) * f
+    out[..., 0, 1] = 1j * (c2 * s1 * e + s2 * c1)
+    out[..., 1, 0] = 1j * (s2 * c1 * e + c2 * s1) * f
+    out[..., 1, 1] = cc - ss * e
+    return out
+
+
 def clements_decompose(u: torch.Tensor) -> dict[str, Any]:
     """Decompose unitaries u [B, n, n] (complex) into MZI phases by Clements' nulling order.
 
@@ -408,29 +423,30 @@ def clements_decompose(u: torch.Tensor) -> dict[str, Any]:
     u = L_1^† … L_k^† · D · R_m … R_1 (each L, R an MZI on modes m, m+1). The left MZIs are
     realised as the mirrored device (M^†); the commutation of D to the output side of a
     rectangular layout is not done — same MZI count (n(n-1)/2), same depth."""
-    u = u.clone()
-    n = u.shape[-1]
+    x = u.detach().to(torch.complex128).numpy().copy()
+    n = x.shape[-1]
     right, left = [], []
     for i in range(n - 1):
         if i % 2 == 0:
             for j in range(i + 1):
                 r, c = n - 1 - j, i - j
-                a, b = u[:, r, c], u[:, r, c + 1]
-                h = torch.atan2(b.abs(), a.abs())
-                phi = torch.angle(a) - torch.angle(b) + math.pi
-                m = mzi_matrix(2 * h, phi)
-                u[:, :, c:c + 2] = u[:, :, c:c + 2] @ m.conj().transpose(-1, -2)
-                right.append((c, 2 * h, phi))
+                a, b = x[:, r, c], x[:, r, c + 1]
+                h = np.arctan2(np.abs(b), np.abs(a))
+                phi = np.angle(a) - np.angle(b) + math.pi
+                m = _mzi_np(2 * h, phi)
+                x[:, :, c:c + 2] = x[:, :, c:c + 2] @ np.conj(np.swapaxes(m, -1, -2))
+                right.append((c, torch.from_numpy(2 * h), torch.from_numpy(phi)))
         else:
             for j in range(i + 1):
                 r, c = n - 1 - i + j, j
-                a, b = u[:, r - 1, c], u[:, r, c]
-                h = torch.atan2(a.abs(), b.abs())
-                phi = torch.angle(b) - torch.angle(a)
-                m = mzi_matrix(2 * h, phi)
-                u[:, r - 1:r + 1, :] = m @ u[:, r - 1:r + 1, :]
-                left.append((r - 1, 2 * h, phi))
-    return {"n": n, "right": right, "left": left, "diag": torch.angle(torch.diagonal(u, dim1=-2, dim2=-1))}
+                a, b = x[:, r - 1, c], x[:, r, c]
+                h = np.arctan2(np.abs(a), np.abs(b))
+                phi = np.angle(b) - np.angle(a)
+                m = _mzi_np(2 * h, phi)
+                x[:, r - 1:r + 1, :] = m @ x[:, r - 1:r + 1, :]
+                left.append((r - 1, torch.from_numpy(2 * h), torch.from_numpy(phi)))
+    return {"n": n, "right": right, "left": left,
+            "diag": torch.from_numpy(np.angle(np.diagonal(x, axis1=-2, axis2=-1)).copy())}
 
 
 def _layers(seq: list[tuple]) -> list[int]:
@@ -496,20 +512,22 @@ def mesh_phases_with_errors(dec: dict[str, Any], p: dict, gen: torch.Generator |
 
 
 def mesh_unitary(mesh: dict[str, Any]) -> torch.Tensor:
-    """The matrix [B, n, n] the (possibly erroneous) mesh implements."""
-    diag = mesh["diag"]
-    x = torch.diag_embed(torch.exp(1j * diag.to(torch.complex128 if diag.dtype == torch.float64 else torch.complex64)))
+    """The matrix [B, n, n] (complex128) the (possibly erroneous) mesh implements."""
+    def np_(v: Any) -> Any:
+        return v.detach().to(torch.float64).numpy() if isinstance(v, torch.Tensor) else v
+
+    x = np.stack([np.diag(np.exp(1j * d)) for d in np_(mesh["diag"])])
     for m, t, f, d1, d2, amp in reversed(mesh["right"]):
-        mm = mzi_matrix(t, f, d1, d2)
+        mm = _mzi_np(np_(t), np_(f), np_(d1), np_(d2))
         if amp is not None:
-            mm = mm * amp[:, None, None]
+            mm = mm * np_(amp)[:, None, None]
         x[:, :, m:m + 2] = x[:, :, m:m + 2] @ mm
     for m, t, f, d1, d2, amp in reversed(mesh["left"]):
-        mm = mzi_matrix(t, f, d1, d2).conj().transpose(-1, -2)
+        mm = np.conj(np.swapaxes(_mzi_np(np_(t), np_(f), np_(d1), np_(d2)), -1, -2))
         if amp is not None:
-            mm = mm * amp[:, None, None]
+            mm = mm * np_(amp)[:, None, None]
         x[:, m:m + 2, :] = mm @ x[:, m:m + 2, :]
-    return x
+    return torch.from_numpy(x)
 
 
 def program_mzi(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator | None,

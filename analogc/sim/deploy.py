@@ -284,7 +284,8 @@ def reseed(model: nn.Module, seed: int) -> None:
 class AnalogMatmul:
     """a @ b with ``b`` written/modulated onto a tile each call (per-column scale, quantized to
     the tile's weight bits, or the SLM's bits), ``a`` through the DAC (dynamic range per call),
-    the contraction cut into row tiles with output noise and ADC per tile, as for static
+    the contraction cut into row tiles with the family's per-MVM noise (output, read, shot
+    noise: :meth:`hw_models.family.TileFamily.noise_std`) and ADC per tile, as for static
     weights. Programming noise, MZI phase errors and drift are not applied to a dynamic operand
     (it is rewritten every call)."""
 
@@ -295,7 +296,9 @@ class AnalogMatmul:
         self.w_levels = fam.operand_levels
         self.dac = None if fam.exact else fam.input_levels
         self.adc = None if fam.exact else fam.output_levels
+        self.fam = fam
         self.out_noise = fam.out_noise
+        self.noisy = not fam.exact and (fam.out_noise > 0 or fam.signal_dependent_noise)
         self.adc_range = fam.adc_range
         self.gen = torch.Generator().manual_seed(seed)
         self.pool = pool
@@ -325,8 +328,11 @@ class AnalogMatmul:
         for t in range(rt):  # few row tiles for attention (K = head dim or sequence length)
             sl = slice(t * self.rows, min(K, (t + 1) * self.rows))
             yt = torch.matmul(aq[..., sl], bn[..., sl, :])
-            if self.out_noise:
-                yt = yt + self.out_noise * Lx * self.pool.take(yt.numel(), self.gen, yt.dtype).view(yt.shape)
+            if self.noisy:  # std in full-scale rows, for the tile's normalised inputs and operand
+                std = self.fam.noise_std(aq[..., sl] / Lx, bn[..., sl, :]) if self.fam.signal_dependent_noise \
+                    else self.out_noise
+                z = self.pool.take(yt.numel(), self.gen, yt.dtype).view(yt.shape)
+                yt = yt + (std * Lx) * z
             if self.adc:
                 step = self.adc_range * Lx / self.adc
                 yt = torch.clamp(yt / step, -self.adc, self.adc).round_() * step

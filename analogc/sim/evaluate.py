@@ -85,7 +85,8 @@ def monte_carlo(model: nn.Module, hw_or_plan: Any, batches: Sequence[Any], *,
 
 
 def parse_vary(spec: str) -> tuple[str, list[Any]]:
-    """``"adc_bits=4..10"`` -> ("adc_bits", [4..10]); ``"photons_per_mac=1,10,100"`` -> floats."""
+    """``"adc_bits=4..10"`` -> ("adc_bits", [4..10]); ``"photons_per_mac=1,10,100"`` -> numbers;
+    ``"drive_voltage=0.85 V,1.2 V"`` -> quantities with their unit (as ``hw_models.load`` takes them)."""
     if "=" not in spec:
         raise AnalogcError(f"--vary: expected NAME=LO..HI or NAME=v1,v2,..., got {spec!r}")
     name, rng = spec.split("=", 1)
@@ -94,12 +95,22 @@ def parse_vary(spec: str) -> tuple[str, list[Any]]:
             lo, hi = rng.split("..")
             vals: list[Any] = list(range(int(lo), int(hi) + 1))
         else:
-            vals = [float(v) if any(c in v for c in ".e") else int(v) for v in rng.split(",")]
+            vals = [_vary_value(v.strip()) for v in rng.split(",")]
     except ValueError:
-        raise AnalogcError(f"--vary {name}: expected integers LO..HI or a comma list of numbers, got {rng!r}") from None
+        raise AnalogcError(f"--vary {name}: expected integers LO..HI or a comma list of numbers "
+                           f"(with a unit for a physical quantity, e.g. '0.85 V,1.2 V'), got {rng!r}") from None
     if not vals:
         raise AnalogcError(f"--vary {name}: empty range {rng!r}")
     return name.strip(), vals
+
+
+def _vary_value(v: str) -> Any:
+    """A number, or 'number unit' kept as a string for the hardware loader to convert."""
+    head = v.split(None, 1)
+    if len(head) == 2:
+        float(head[0])  # a value with a unit: '1.2 fF'
+        return v
+    return float(v) if any(c in v for c in ".e") else int(v)
 
 
 def tradeoff(model: nn.Module, hw: str, vary: str, batches: Sequence[Any], *, seeds: Iterable[int] = range(3),

@@ -37,7 +37,7 @@ def test_adc_survey_fit_matches_survey_statistics():
         assert adc_energy_j(b, 1e9, "sota") >= thermal_limit_j(b)
 
 
-@pytest.mark.parametrize("name", ["pcm-hermes", "rram", "sram-cim", "mzi", "freespace"])
+@pytest.mark.parametrize("name", ["pcm-hermes", "rram", "sram-cim", "charge-jia2020", "mzi", "freespace"])
 def test_energy_rises_with_adc_bits(name):
     e = []
     for bits in (4, 6, 8, 10):
@@ -94,7 +94,7 @@ def test_freespace_optical_energy_per_mac_is_one_over_d():
     assert f[128] == pytest.approx(f[2048], rel=1e-9)
 
 
-@pytest.mark.parametrize("name", ["pcm-hermes", "rram", "sram-cim", "mzi", "mzi-eo", "freespace"])
+@pytest.mark.parametrize("name", ["pcm-hermes", "rram", "sram-cim", "charge-jia2020", "mzi", "mzi-eo", "freespace"])
 def test_no_estimate_below_its_physical_floor(name):
     """Shot noise: >= 4^bits photons per output (Hamerly PRX 2019); digital: >= kT ln2 per bit."""
     hw = hw_models.load(name)
@@ -128,7 +128,7 @@ def test_gpu_energy_per_flop_not_below_tdp_over_peak(name, tdp, peak):
 
 
 def test_costs_have_every_action_priced():
-    for name in ["pcm-hermes", "rram", "sram-cim", "mzi", "mzi-mems", "mzi-eo", "freespace", "ideal"]:
+    for name in hw_models.presets():
         c = HardwareCosts(hw_models.load(name))
         acts = c.tile.actions_per_pass(c.hw.tile.rows, c.hw.tile.cols)
         e = c.price({a: n for a, n in acts.items() if a in c.unit_energy})

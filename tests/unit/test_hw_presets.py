@@ -7,7 +7,7 @@ import hw_models
 from hw_models import HardwareConfigError
 from hw_models.config import Quantity, load_params
 
-ANALOG = ["pcm-hermes", "rram", "sram-cim", "mzi", "mzi-mems", "mzi-eo", "freespace", "ideal"]
+ANALOG = ["pcm-hermes", "rram", "sram-cim", "charge-jia2020", "mzi", "mzi-mems", "mzi-eo", "freespace", "ideal"]
 
 HEAD = '''
 [hardware]
