@@ -324,3 +324,22 @@ def test_deploying_a_deployed_model_is_refused():
     a = deploy(m, plan, seed=0)
     with pytest.raises(AnalogcError, match="already deployed"):
         deploy(a, plan, seed=0)
+
+
+def test_deploy_refuses_options_that_are_not_simulation_options():
+    """A misspelled option used to run silently (t_infrence=3.15e7: no drift at all); a
+    hardware number given to deploy would make the simulation disagree with the estimate."""
+    m, x = mlp(), torch.randn(4, 40)
+    plan = plan_for(m, x, hw("pcm"))
+    with pytest.raises(AnalogcError, match=r"unknown option\(s\) t_infrence: expected one of converter_passes, "
+                                           r"dims, exact_noise, input_range, input_range_mode, matmul, t_inference"):
+        deploy(m, plan, seed=0, t_infrence=3.15e7)
+    with pytest.raises(AnalogcError, match=r"photons_per_mac.*hw_models.load"):
+        deploy(m, plan, seed=0, photons_per_mac=3.0)
+    with pytest.raises(AnalogcError, match=r"seed: expected an integer"):
+        deploy(m, plan, seed="a")
+    with pytest.raises(AnalogcError, match=r"t_inference: expected a non-negative number"):
+        deploy(m, plan, seed=0, t_inference=-1)
+    am = deploy(m, plan, seed=0)
+    with pytest.raises(AnalogcError, match=r"layer 0: expected floating-point inputs, got torch.int64"):
+        am(torch.ones(2, 40, dtype=torch.long))
