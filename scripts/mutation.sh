@@ -71,7 +71,10 @@ EOF
   echo "    no:cacheprovider"
 } > "$WORK/setup.cfg"
 
-# 3. run
+# 3. run. mutmut forks a child per mutant from a process that has imported torch: with more
+#    than one OpenMP/intra-op thread a forked child can block on a lock held by a thread that
+#    does not exist in it (futex wait until the timeout, counted as a "timeout"). One thread.
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 cd "$WORK"
 set +e
 "$MUTMUT" run --max-children "$CHILDREN" "$@"
