@@ -138,7 +138,7 @@ def test_dynamic_tiles_are_shared_and_reduce_capacity():
     assert analogc.compile(g, hw="sram-cim").tiles == 128 + 24
     # pins: the dynamic pool is held back from the weights; nothing left -> an error
     with pytest.raises(AnalogcError, match=r"^sram-cim: the dynamic matmuls alone need 24 tiles, more "
-                                           r"than 1 chip\(s\) of 20 tiles hold$"):
+                                           r"than 1 chip\(s\) of 24 tiles hold$"):
         analogc.compile(g, hw="sram-cim", chips=1, tiles_per_chip=24)
     plan = analogc.compile(g, hw="sram-cim", chips=1, tiles_per_chip=25)
     assert plan.weight_reloads == 128  # capacity 25 - 24 = 1 tile: 128 fills
