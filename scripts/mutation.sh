@@ -12,6 +12,8 @@
 # there, render.py included). Tests run per mutant: tests/unit (the fast folder; no model is
 # traced). Set MUTATION_TESTS to add others, e.g.
 #   MUTATION_TESTS="tests/unit tests/test_estimate.py tests/test_mapping.py" scripts/mutation.sh
+# MUTATION_PYTEST_ARGS adds pytest options (e.g. --deselect of a test that fails on the clean
+# tree: mutmut needs every selected test green before it mutates anything).
 #
 # Configuration: kept in this script, not in pyproject.toml. The script copies the working tree
 # (tracked and untracked, non-ignored files) to $MUTATION_WORKDIR (default
@@ -69,6 +71,7 @@ EOF
   echo "    -q"
   echo "    -p"
   echo "    no:cacheprovider"
+  for a in ${MUTATION_PYTEST_ARGS:-}; do echo "    $a"; done
 } > "$WORK/setup.cfg"
 
 # 3. run. mutmut forks a child per mutant from a process that has imported torch: with more
@@ -92,14 +95,14 @@ for line in sys.stdin:
     pkg = "hw_models" if name.startswith("hw_models.") else ".".join(name.split(".")[:2])
     by[pkg][status] += 1
     by["overall"][status] += 1
-print(f"{\"package\":<18}{\"killed\":>8}{\"survived\":>10}{\"timeout\":>9}{\"no tests\":>10}{\"other\":>7}{\"total\":>7}{\"killed %\":>10}")
+print("%-18s%8s%10s%9s%10s%7s%7s%10s" % ("package", "killed", "survived", "timeout", "no tests", "other", "total", "killed %"))
 for pkg in sorted(by, key=lambda p: (p == "overall", p)):
     c = by[pkg]
     total = sum(c.values())
     killed, timeout = c["killed"], c["timeout"]
     other = total - killed - timeout - c["survived"] - c["no tests"]
     pct = 100.0 * (killed + timeout) / total if total else 0.0
-    print(f"{pkg:<18}{killed:>8}{c[\"survived\"]:>10}{timeout:>9}{c[\"no tests\"]:>10}{other:>7}{total:>7}{pct:>9.1f}%")
+    print("%-18s%8d%10d%9d%10d%7d%7d%9.1f%%" % (pkg, killed, c["survived"], timeout, c["no tests"], other, total, pct))
 '
 echo "(killed % = (killed + timeout) / total; survivors: cd $WORK && $MUTMUT results; $MUTMUT show <name>)"
 exit $rc
