@@ -146,6 +146,11 @@ def test_to_dict_and_json(rep):
     j = json.loads(rep.to_json(["a100"]))
     assert j["summary"]["macs"] == 105000 and list(j["compare"]) == ["a100"]
     assert rep.to_json(["a100"]).startswith('{\n  "model": "m"')  # indent=2
+    import dataclasses
+    import numpy as np
+    odd = dataclasses.replace(rep, summary={**rep.summary, "n": np.int64(7), "p": OpKind.MVM})
+    # pins: numpy integers in a summary serialise as numbers
+    assert json.loads(odd.to_json([]))["summary"]["n"] == 7
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -274,6 +279,19 @@ def test_decoder_report_has_prefill_and_decode(dec_rep):
     assert text[8] == (f"  decode / token       {fs(s['decode_energy_per_token_j'], 'J')}, "
                        f"{fs(s['decode_latency_per_token_s'], 's')}")
     assert text[10].endswith(f", decode energy x{c['decode_energy_ratio']:.3g}")
+
+
+def test_reload_time_and_counts():
+    plan = analogc.compile(graph(), hw="pcm-hermes", chips=1, tiles_per_chip=1)
+    roll = CostRollup(plan)
+    wb = 300 * 70 * 8 / 8  # static weight bytes at 8-bit weights
+    assert roll.weight_bytes() == wb
+    # pins: a reload = every fill reprograms the tiles, plus the weights over the off-chip link
+    bw = roll.costs.memory.offchip_bandwidth_bps
+    assert roll.reload_time_s() == pytest.approx(2 * roll.tile.program_time_s() + wb / bw, rel=1e-12)
+    n = roll.reload_counts()
+    assert n["offchip_byte"] == wb
+    assert roll.static_cells() == 300 * 70
 
 
 def test_decoder_with_weight_reloads_counts_tokens_per_step_latency():

@@ -281,3 +281,61 @@ def test_physical_constants():
     assert u.photon_energy_j(1550e-9) == pytest.approx(6.62607015e-34 * 299792458.0 / 1550e-9, rel=1e-15)
     assert u.landauer_j() == pytest.approx(1.380649e-23 * 300 * math.log(2), rel=1e-15)
     assert u.landauer_j(77.0) == pytest.approx(1.380649e-23 * 77 * math.log(2), rel=1e-15)
+
+
+# -- analogc hw / analogc hw show (hw_models.describe) ------------------------------------------
+def test_hw_list_text_lines():
+    from hw_models.describe import hw_list_text
+    lines = hw_list_text().splitlines()
+    # pins: the heading, one line per analog preset (name, family, tile, bits, description),
+    # the baselines, the closing hint
+    assert lines[0] == "analog presets (hw_models.load(NAME, **overrides)):"
+    n = len(c.presets())
+    rram = c.load_params("rram")
+    assert f"  {'rram':<12} {'crossbar':<9} 128x{128:<6} in 8b / out 8b  {rram['hardware']['description']}" in lines
+    ideal = [ln for ln in lines if ln.startswith("  ideal ")]
+    assert ideal == [f"  {'ideal':<12} {'crossbar':<9} 1024x{1024:<6} in 32b / out 32b  "
+                     f"{c.load_params('ideal')['hardware']['description']}"]
+    assert lines[n + 1] == "digital baselines (Report.compare(NAME)):"
+    assert lines[n + 2] == f"  {'a100':<12} {c.load_params('a100')['hardware']['description']}"
+    assert len(lines) == n + 2 + len(c.baselines()) + 1
+    assert lines[-1] == "user presets: any .toml file in the same format (see docs/hardware.md)"
+
+
+def test_hw_list_text_defaults(monkeypatch, tmp_path):
+    import hw_models.describe as d
+    real = d.load_params
+
+    def bare(name):  # a preset that states no bits and no description
+        p = real(name)
+        p["hardware"] = {k: v for k, v in p["hardware"].items()
+                         if k not in ("input_bits", "output_bits", "description")}
+        return p
+    monkeypatch.setattr(d, "load_params", bare)
+    lines = d.hw_list_text().splitlines()
+    # pins: 8-bit converters and an empty description when the file states none
+    assert lines[1].rstrip().endswith("in 8b / out 8b")
+    assert lines[1].endswith("in 8b / out 8b  ")
+    assert lines[-2] == f"  {'h100':<12} "
+
+
+def test_hw_show_text():
+    from hw_models.describe import _fmt, hw_show_text
+    text = hw_show_text("rram", rows=64)
+    lines = text.splitlines()
+    # pins: header with the file, the overrides, a [table] per section, values and sources
+    assert lines[0] == f"# rram  ({c.PRESET_DIR / 'rram.toml'})"
+    assert lines[1] == "# overrides: {'rows': 64}"
+    assert lines[2] == "[hardware]" and "  name = 'rram'" in lines and "  rows = 64" in lines
+    assert "  input_bits = 8" in lines
+    p = c.load_params("rram")
+    q = p["adc"].get("conversion_time") or next(v for v in p["adc"].values() if isinstance(v, c.Quantity))
+    assert f"{q.value:g} {q.unit}    [{q.source}]" in text
+    assert [ln for ln in lines if ln.startswith("[")] == [f"[{s}]" for s in p if not s.startswith("_")]
+    noise = p["noise"]
+    assert f"  read_noise = {noise['read_noise']}    [{noise['_sources']['read_noise']}]" in lines
+    assert f"  model = 'rram'" in lines  # model and t_inference_s have no source
+    assert "  t_inference_s = 0.0" in lines
+    assert not any("_sources" in ln or "_reference" in ln or "_file" in ln for ln in lines)
+    assert not hw_show_text("rram").splitlines()[1].startswith("# overrides")
+    assert _fmt("a") == "'a'" and _fmt(3) == "3" and _fmt(c.Quantity(1e-12, 1.0, "pJ", "s")) == "1 pJ    [s]"

@@ -79,6 +79,9 @@ def test_placement_policy_and_regexes():
     for pat in ("^blk\\.fc$", "weight$", "Linear", "^fc$"):  # module path, param, type, name
         assert pt.assign_placement(g, hw, digital=[pat])["fc"] == "digital", pat
     assert pt.assign_placement(g, hw, digital=["nomatch"])["fc"] == "analog"
+    # pins: an op without module path, parameter or type is matched on its name only
+    bare = _graph(mvm("fc"))
+    assert pt.assign_placement(bare, hw, digital=["X", "^$"]) == {"fc": "analog"}
     with pytest.raises(AnalogcError, match=r"^digital: bad regular expression \(.+\)$"):
         pt.assign_placement(g, hw, digital=["("])
     with pytest.raises(AnalogcError, match=r"^dynamic_matmul: expected 'digital' or 'analog', got 'tile'$"):
@@ -169,6 +172,7 @@ def test_plan_summary_dataframe_blocks_and_repr():
     a, q, sm = df.to_dict("records")
     assert (a["placement"], a["row_tiles"], a["col_tiles"], a["slices"], a["tiles"], a["module"]) == \
         ("analog", 3, 1, 4, 12, "m.a")
+    assert a["utilization"] == pytest.approx(300 * 70 * 4 / (12 * 128 * 128))
     assert (q["placement"], q["tiles"], q["row_tiles"]) == ("digital", 0, 1)
     assert (sm["placement"], sm["tiles"], sm["slices"], sm["row_tiles"], sm["col_tiles"]) == ("digital", 0, 0, 0, 0)
     assert sm["utilization"] != sm["utilization"]  # nan for a digital op
