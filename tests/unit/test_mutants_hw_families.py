@@ -1,0 +1,218 @@
+"""Tile families' cost view pinned to the formulas their docstrings state, with the constants
+read from the preset (hw_models.family, hw_models.photonics). Written from
+scripts/mutation.sh's surviving mutants; no deploy, milliseconds per test.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import hw_models
+from hw_models.errors import HardwareConfigError
+from hw_models.units import landauer_j, photon_energy_j
+
+H_C = 6.62607015e-34 * 299792458.0
+
+
+def si(p, sec, key, default=0.0):
+    v = p.get(sec, {}).get(key)
+    return default if v is None else v.si
+
+
+# -- MZI meshes ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mzi():
+    return hw_models.load("mzi")
+
+
+def test_mzi_mesh_counts_and_loss(mzi):
+    m, p = mzi.tile_model, mzi.params
+    n = 12
+    # pins: N = max(rows, cols); N(N-1) mesh MZIs + N attenuators; light crosses 2N+1 columns
+    assert m.n == n and m.mzis == n * (n - 1) + n == 144
+    il = si(p, "mzi", "modulator_loss") + (2 * n + 1) * si(p, "mzi", "mzi_loss") + si(p, "mzi", "coupling_loss")
+    assert m.insertion_loss_db == pytest.approx(1.2 + 25 * 0.99) == pytest.approx(il)
+    assert m.transmission == pytest.approx(10 ** (-il / 10))
+    wide = hw_models.load("mzi", rows=4, cols=9).tile_model
+    assert wide.n == 9 and hw_models.load("mzi", rows=9, cols=4).tile_model.n == 9
+
+
+def test_mzi_detector_energy_is_the_larger_floor(mzi):
+    m = mzi.tile_model
+    e_ph = H_C / 1550e-9
+    shot = 1.0 * 4 ** 8 / 0.8 * e_ph
+    thermal = 0.63e-15 * 2 ** 8
+    # pins: max(shot-noise floor snr_margin 4^b / QE photons, receiver floor E_det 2^b)
+    assert m.photon_j == pytest.approx(e_ph, rel=1e-9)
+    assert m.shot_noise_photons() == pytest.approx(4 ** 8 / 0.8)
+    assert m.detector_energy_j() == pytest.approx(max(shot, thermal), rel=1e-9) == pytest.approx(thermal)
+    assert m.photons_per_output(5) == pytest.approx(thermal / e_ph, rel=1e-9)
+    assert m.detected_photons_per_mac(4) == pytest.approx(0.8 * thermal / e_ph / 4, rel=1e-9)
+    # pins: receiver-limited, the budget follows the detector's constants
+    assert m.photon_budget_params() == {("optics", "detector_energy"), ("optics", "detector_quantum_efficiency"),
+                                        ("optics", "wavelength")}
+    shot_limited = hw_models.load("mzi", **{"optics.detector_energy": "0 J"}).tile_model
+    assert shot_limited.detector_energy_j() == pytest.approx(shot, rel=1e-9)
+    assert shot_limited.photon_budget_params() == {("optics", "snr_margin")}
+    nodet = hw_models.load("mzi", **{"optics.detector_energy": "1e-30 J"}).tile_model
+    assert nodet.photon_budget_params() == {("optics", "snr_margin")}
+    # pins: the floor of a pass is the shot-noise floor of its outputs
+    assert m.floor_energy_per_pass_j(3, 5) == pytest.approx(5 * 4 ** 8 / 0.8 * e_ph, rel=1e-9)
+
+
+def test_mzi_unit_energies_and_actions(mzi):
+    m, p = mzi.tile_model, mzi.params
+    u = m.unit_energy
+    e_ph = H_C / 1550e-9
+    # pins: every priced action and its component
+    assert u["dac_conversion"] == {"dac": pytest.approx(m.dac.energy_j)}
+    assert u["modulation"] == {"dac": pytest.approx(450e-15)}
+    assert u["detection"] == {"adc": pytest.approx(0.82e-12)}
+    assert u["adc_conversion"] == {"adc": pytest.approx(m.adc.energy_j)}
+    assert u["shifter_write"] == {"programming": pytest.approx(3.6e-12)}
+    t = m.transmission
+    assert u["photon"]["optical"] == pytest.approx(e_ph, rel=1e-9)
+    assert u["photon"]["laser"] == pytest.approx(e_ph * (1 / (t * 0.2) - 1), rel=1e-9)
+    assert u["tile_second"] == {"static": pytest.approx(m.static_power_w())}
+    assert u["chip_second"] == {"static": pytest.approx(si(p, "chip", "static_power"))}
+    a = m.actions_per_pass(5, 7)
+    assert a == {"dac_conversion": 5, "modulation": 5, "detection": 7, "adc_conversion": 7,
+                 "photon": pytest.approx(7 * m.photons_per_output(5))}
+    # pins: each weight position sets ~2 shifters: cells x 2 x MZIs / N^2
+    assert m.actions_to_program(10) == {"shifter_write": pytest.approx(10 * 2 * 144 / 144)}
+
+
+def test_mzi_time_power_area(mzi):
+    m = mzi.tile_model
+    # pins: one symbol at 5 GHz; the ADC overlaps it (12 ADCs, one column each)
+    assert m.n_adc == 12
+    t_adc = m.adc.conversion_time_s
+    assert m.pass_time_s(12, 12) == pytest.approx(max(1 / 5e9, t_adc))
+    assert m.pass_time_s(12, 30) == pytest.approx(max(1 / 5e9, 3 * t_adc))  # ceil(30/12) rounds
+    seq = hw_models.load("mzi", **{"adc.overlaps_integration": False}).tile_model
+    assert seq.pass_time_s(12, 13) == pytest.approx(1 / 5e9 + 2 * seq.adc.conversion_time_s)
+    # pins: thermo-optic hold power: 1.5 P_pi per mesh MZI, 0.5 P_pi per attenuator
+    assert m.static_power_w() == pytest.approx(132 * 1.5 * 0.03 + 12 * 0.5 * 0.03)
+    assert hw_models.load("mzi-mems").tile_model.static_power_w() == 0.0
+    assert m.program_time_s() == pytest.approx(10e-6)
+    # pins: area = MZIs x MZI area + ADCs + DACs
+    assert m.tile_area_m2() == pytest.approx(144 * 1.8e-8 + 12 * m.adc.area_m2 + 12 * m.dac.area_m2)
+    assert m.phase_bits == 8
+
+
+def test_mzi_accuracy_params(mzi):
+    m = mzi.tile_model
+    keys = m.accuracy_params()
+    # pins: mesh loss and width distort the matrix; the photon budget sets the shot noise
+    assert {("mzi", "mzi_loss"), ("tile", "cols"), ("optics", "detector_energy")} <= keys
+    ideal = hw_models.load("mzi", **{"noise.model": "ideal"}).tile_model
+    assert ideal.accuracy_params() == {("noise", "model")} and ideal.phase_bits is None
+
+
+def test_mzi_program_is_one_slice(mzi):
+    import torch
+    w = torch.tensor([[1.0, -0.5], [0.25, 0.75]])
+    ideal = hw_models.load("mzi", **{"noise.model": "ideal"}).tile_model
+    pr = ideal.program(w, None)
+    # pins: an ideal mesh holds the column-normalised weight in one slice of significance 1
+    assert torch.allclose(pr.weights[0], w / w.abs().amax(0))
+    assert pr.significance.tolist() == [1.0] and torch.allclose(pr.col_scale, w.abs().amax(0))
+
+
+# -- the family base ----------------------------------------------------------------------------
+def test_q_refuses_a_missing_constant(mzi):
+    m = mzi.tile_model
+    # pins: the message names the file, the table, the key and the family
+    with pytest.raises(HardwareConfigError, match=r"^.*mzi\.toml: \[mzi\] nope: expected this constant for a mzi "
+                                                  r"tile, got nothing$"):
+        m.q("mzi", "nope")
+    assert m.q("mzi", "nope", 2.5) == 2.5 and m.q("nosection", "x", 1.0) == 1.0
+
+
+def test_check_tile_messages():
+    from hw_models.photonics.mzi import MZIMesh
+    # pins: one line naming the key, the allowed values and the family
+    with pytest.raises(HardwareConfigError, match=r"^f: \[tile\] input_encoding: expected 'multi-level' for a mzi "
+                                                  r"tile, got 'pwm'$"):
+        MZIMesh.check_tile({"input_encoding": "pwm"}, "f")
+    with pytest.raises(HardwareConfigError, match=r"^f: \[tile\] cell_bits: expected weight_bits \(6\) for a mzi tile "
+                                                  r"\(a weight is not sliced over cells\), got 2$"):
+        MZIMesh.check_tile({"weight_bits": 6, "cell_bits": 2}, "f")
+    with pytest.raises(HardwareConfigError, match=r"expected weight_bits \(8\)"):
+        MZIMesh.check_tile({"cell_bits": 2}, "f")
+    MZIMesh.check_tile({"weight_bits": 6, "cell_bits": 6, "input_encoding": "multi-level"}, "f")
+    MZIMesh.check_tile({"weight_bits": 6}, "f")
+
+
+def test_price_and_describe():
+    h = hw_models.load("pcm-hermes")
+    m = h.tile_model
+    u = m.unit_energy
+    counts = m.actions_per_pass(10, 20)
+    # pins: energy = sum over actions of count x unit energy, per component; unknown actions free
+    want = {}
+    for a, n in counts.items():
+        for comp, e in u.get(a, {}).items():
+            want[comp] = want.get(comp, 0.0) + n * e
+    assert m.price({**counts, "no_such_action": 5}) == pytest.approx(want)
+    assert m.pass_energy_j(10, 20) == pytest.approx(want)
+    d = m.describe()
+    # pins: the unit costs `analogc hw show --costs` prints
+    assert d == {"family": "crossbar", "adc_energy_j": m.adc.energy_j,
+                 "adc_conversion_time_s": m.adc.conversion_time_s, "input_cycles": m.input_cycles,
+                 "pass_time_s": m.pass_time_s(256, 256), "pass_energy_j": m.pass_energy_j(256, 256),
+                 "static_power_w": m.static_power_w(), "tile_area_m2": m.tile_area_m2()}
+
+
+def test_geometry_scale_and_programming_time():
+    base = hw_models.load("pcm-hermes").tile_model
+    m = hw_models.load("pcm-hermes", rows=128, cols=512).tile_model
+    # pins: per-tile constants scale with rows x cols x devices against the file's geometry
+    assert base.geometry_scale() == 1.0
+    assert m.geometry_scale() == pytest.approx(128 * 512 / (256 * 256))
+    assert hw_models.load("pcm-hermes", devices_per_cell=2).tile_model.geometry_scale() == pytest.approx(0.5)
+    assert m.static_power_w() == pytest.approx(si(m.p, "tile", "static_power") * m.geometry_scale())
+    # pins: ceil(devices / parallel writes) x write time
+    p = base.p
+    par = p.get("programming", {}).get("parallel_writes", base.tile.cols)
+    n = 256 * 256 * 4
+    assert base.program_time_s() == pytest.approx(math.ceil(n / par) * si(p, "programming", "write_time"))
+    # pins: a cell write per device of a cell
+    assert base.actions_to_program(10) == {"cell_write": 40}
+
+
+def test_landauer_floor_of_electronic_tiles():
+    m = hw_models.load("pcm-hermes").tile_model
+    # pins: k T ln2 per output bit per column in use
+    assert m.floor_energy_per_pass_j(3, 7) == pytest.approx(7 * 8 * landauer_j())
+
+
+def test_levels_and_simulation_numbers():
+    m = hw_models.load("pcm-hermes").tile_model
+    # pins: 2^(b-1)-1 levels per sign at the converters and for operands; ADC range default 10
+    assert (m.input_levels, m.output_levels, m.operand_levels) == (127, 127, 127)
+    assert m.adc_range == 10.0 and m.t_inference_s == 0.0
+    assert m.noise_model == "pcm" and not m.exact
+    assert hw_models.load("pcm-hermes", adc_model="ideal").tile_model.output_levels is None
+    assert hw_models.load("pcm-hermes", dac_model="ideal").tile_model.input_levels is None
+    ideal = hw_models.load("ideal").tile_model
+    assert ideal.exact and ideal.operand_levels is None and ideal.out_noise == 0.0
+    assert hw_models.load("rram").tile_model.multi_pass and not m.multi_pass
+    # pins: one ADC per cols_per_adc columns, rounded up
+    assert hw_models.load("rram").tile_model.n_adc == math.ceil(128 / hw_models.load("rram").params["tile"]["cols_per_adc"])
+
+
+def test_noise_table_of_hardware_built_in_code():
+    import dataclasses
+    from hw_models.family import TileFamily
+    h = hw_models.load("pcm-hermes")
+    code = dataclasses.replace(h, params={**h.params, "noise": {"model": "pcm", "out_noise": 0.1,
+                                                                "drift_compensation": False}})
+    t = TileFamily._noise_table.__func__(type(h.tile_model), code)
+    # pins: plain values set in code are validated with the source "set in code"
+    assert t["out_noise"] == 0.1 and t["_sources"]["out_noise"] == "set in code"
+    assert t["drift_compensation"] is False
+    ideal = dataclasses.replace(h, params={**h.params, "noise": {}, "hardware": {**h.params["hardware"], "kind": "ideal"}})
+    assert TileFamily._noise_table.__func__(type(h.tile_model), ideal)["model"] == "ideal"
+    assert TileFamily._noise_table.__func__(type(h.tile_model), dataclasses.replace(h, params={**h.params, "noise": {}}))["model"] == "pcm"
