@@ -216,3 +216,145 @@ def test_noise_table_of_hardware_built_in_code():
     ideal = dataclasses.replace(h, params={**h.params, "noise": {}, "hardware": {**h.params["hardware"], "kind": "ideal"}})
     assert TileFamily._noise_table.__func__(type(h.tile_model), ideal)["model"] == "ideal"
     assert TileFamily._noise_table.__func__(type(h.tile_model), dataclasses.replace(h, params={**h.params, "noise": {}}))["model"] == "pcm"
+
+
+# -- which component each action is priced to --------------------------------------------------
+CROSSBAR = {"adc_conversion": ("adc",), "cell_read": ("array",), "cell_write": ("programming",),
+            "chip_second": ("static",), "dac_conversion": ("dac",), "tile_second": ("static",)}
+OPTICAL = {"adc_conversion": ("adc",), "chip_second": ("static",), "dac_conversion": ("dac",),
+           "detection": ("adc",), "modulation": ("dac",), "photon": ("laser", "optical"),
+           "tile_second": ("static",)}
+COMPONENTS_OF = {
+    "charge-jia2020": {"adc_conversion": ("adc",), "cap_switch": ("array",), "cell_write": ("programming",),
+                       "chip_second": ("static",), "dac_conversion": ("dac",), "tile_second": ("static",)},
+    "freespace": {**OPTICAL, "slm_frame": ("programming",)},
+    "mzi": {**OPTICAL, "shifter_write": ("programming",)},
+    "pcm-hermes": CROSSBAR, "rram": CROSSBAR, "sram-cim": CROSSBAR, "ideal": CROSSBAR,
+}
+
+
+@pytest.mark.parametrize("preset", sorted(COMPONENTS_OF))
+def test_each_action_is_priced_to_its_component(preset):
+    u = hw_models.load(preset).tile_model.unit_energy
+    # pins: the breakdown a report shows depends on these (action -> component) pairs
+    assert {a: tuple(sorted(c)) for a, c in u.items()} == COMPONENTS_OF[preset]
+
+
+# -- charge-domain crossbar ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def charge():
+    return hw_models.load("charge-jia2020")
+
+
+def test_charge_unit_energies_and_time(charge):
+    m = charge.tile_model
+    u = m.unit_energy
+    # pins: C V^2 x switching activity per capacitor switch (1.2 fF, 1.2 V, 0.5)
+    assert u["cap_switch"]["array"] == pytest.approx(1.2e-15 * 1.2 ** 2 * 0.5, rel=1e-12)
+    assert u["cell_write"]["programming"] == pytest.approx(0.16e-12)
+    assert u["dac_conversion"]["dac"] == pytest.approx(m.dac.energy_j)
+    assert u["adc_conversion"]["adc"] == pytest.approx(m.adc.energy_j)
+    nowrite = {k: v for k, v in charge.params["programming"].items() if k != "write_energy"}
+    import dataclasses
+    h2 = dataclasses.replace(charge, params={**charge.params, "programming": nowrite})
+    assert type(m)(h2).unit_energy["cell_write"] == {"programming": 0.0}  # no figure: free
+    # pins: bit-serial: input_cycles passes, each max(cycle, ADC time) when they overlap
+    k = m.input_cycles
+    assert k == 8 and m.dac_bits == 1
+    t_adc = m.adc.conversion_time_s
+    assert m.pass_time_s(2304, 256) == pytest.approx(8 * max(540e-9, t_adc))
+    seq = hw_models.load("charge-jia2020", **{"adc.overlaps_integration": False}).tile_model
+    assert seq.pass_time_s(2304, 256) == pytest.approx(8 * (540e-9 + seq.adc.conversion_time_s))
+    # pins: the tile area of the file scales with the geometry
+    assert m.tile_area_m2() == pytest.approx(3.41e-6)
+    assert hw_models.load("charge-jia2020", rows=1152).tile_model.tile_area_m2() == pytest.approx(3.41e-6 / 2)
+    ml = hw_models.load("charge-jia2020", input_encoding="multi-level").tile_model
+    assert (ml.input_cycles, ml.dac_bits) == (1, 8)
+
+
+def test_charge_program_with_capacitor_mismatch():
+    import torch
+    w = torch.tensor([[0.5, -1.0], [1.0, 0.25]])
+    exact = hw_models.load("charge-jia2020", **{"noise.cap_mismatch": 0.0}).tile_model.program(
+        w, torch.Generator().manual_seed(0))
+    mis = hw_models.load("charge-jia2020", **{"noise.cap_mismatch": 0.05})
+    pr = mis.tile_model.program(w, torch.Generator().manual_seed(0))
+    # pins: without mismatch the bit cells hold the 8-bit weight exactly: one recombined slice
+    assert exact.weights.shape == (1, 2, 2) and exact.significance.tolist() == [1.0]
+    assert torch.allclose(exact.weights[0], torch.round(w / w.abs().amax(0) * 127) / 127)
+    # pins: mismatch multiplies each bit cell by (1 + sigma z): the weight moves by a few %
+    d = (pr.weights[0] - exact.weights[0]).abs()
+    assert 0 < float(d.max()) < 0.3
+    ps = mis.tile_model.program(w, torch.Generator().manual_seed(0), per_slice=True)
+    assert ps.weights.shape[0] == 8 and torch.allclose(ps.recombined(), pr.weights[0])
+    ideal = hw_models.load("charge-jia2020", **{"noise.model": "ideal"}).tile_model.program(w, None)
+    assert torch.allclose(ideal.weights[0], w / w.abs().amax(0)) and ideal.significance.tolist() == [1.0]
+
+
+# -- free-space optics --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fs():
+    return hw_models.load("freespace")
+
+
+def test_freespace_formulas(fs):
+    m, p = fs.tile_model, fs.params
+    e_ph = H_C / 532e-9
+    # pins: 2 detectors per output (signed weights), each at the shot-noise floor
+    assert m.detectors_per_output == 2
+    assert m.photons_per_output(100) == pytest.approx(2 * 4 ** 8 / 0.8)
+    assert m.transmission == pytest.approx(10 ** (-3 / 10))
+    u = m.unit_energy
+    assert u["slm_frame"]["programming"] == pytest.approx(2.0 * 16.7e-3)
+    assert u["modulation"]["dac"] == pytest.approx(450e-15) and u["detection"]["adc"] == pytest.approx(0.82e-12)
+    assert u["photon"]["laser"] == pytest.approx(e_ph * (1 / (m.transmission * 0.2) - 1), rel=1e-9)
+    a = m.actions_per_pass(10, 20)
+    assert a == {"dac_conversion": 10, "modulation": 10, "detection": 40, "adc_conversion": 20,
+                 "photon": pytest.approx(20 * 2 * 4 ** 8 / 0.8)}
+    # pins: an SLM frame rewrites all pixels: cells / (rows x cols) frames
+    assert m.actions_to_program(2048 * 1024 / 4) == {"slm_frame": pytest.approx(0.25)}
+    assert m.tile_area_m2() == pytest.approx(2048 * 1024 * 2 * 3.74e-6 ** 2)
+    assert m.program_time_s() == pytest.approx(16.7e-3) and m.static_power_w() == 0.0
+    t_adc = m.adc.conversion_time_s
+    assert m.pass_time_s(10, 2048) == pytest.approx(max(1e-9, 2 * t_adc))
+    seq = hw_models.load("freespace", **{"adc.overlaps_integration": False}).tile_model
+    assert seq.pass_time_s(10, 1025) == pytest.approx(1e-9 + 2 * seq.adc.conversion_time_s)
+    assert m.photon_budget_params() == {("tile", "devices_per_cell"), ("optics", "snr_margin")}
+    # pins: the optical floor: 4^bits photons per output at unit quantum efficiency
+    assert m.floor_energy_per_pass_j(5, 3) == pytest.approx(3 * 4 ** 8 * e_ph, rel=1e-9)
+    assert m.detector_noise_photons() == pytest.approx(p["noise"]["detector_noise_photons"])
+
+
+def test_freespace_fixed_photon_budget(fs):
+    m = hw_models.load("freespace", photons_per_mac=3.0).tile_model
+    # pins: a fixed budget is photons_per_mac x rows at the detectors
+    assert m.photons_per_mac == 3.0 and m.photons_per_output(100) == pytest.approx(300.0)
+    assert m.detected_photons_per_mac(100) == pytest.approx(0.8 * 3.0)
+    assert m.photon_budget_params() == {("tile", "devices_per_cell"), ("freespace", "photons_per_mac"),
+                                        ("optics", "detector_quantum_efficiency")}
+    assert fs.tile_model.photons_per_mac is None
+    assert ("optics", "snr_margin") in fs.tile_model.accuracy_params()
+
+
+def test_freespace_program_levels(fs):
+    import torch
+    w = torch.tensor([[0.3, -1.0], [1.0, 0.5]])
+    pr = hw_models.load("freespace", weight_bits=3, cell_bits=3).tile_model.program(w, None)
+    # pins: the SLM holds weight_bits gray levels per sign (3 bits: 3 levels), per column scale
+    wn = w / w.abs().amax(0)
+    assert torch.allclose(pr.weights[0], torch.round(wn * 3) / 3)
+    assert torch.allclose(pr.col_scale, torch.tensor([1.0, 1.0])) and pr.weights.dtype == torch.float32
+    ideal = hw_models.load("freespace", **{"noise.model": "ideal"}).tile_model.program(w.double(), None)
+    assert torch.allclose(ideal.weights[0], wn.float()) and ideal.weights.dtype == torch.float32
+    tiny = hw_models.load("freespace").tile_model.program(torch.tensor([[1e-13, 0.0]]), None)
+    assert tiny.col_scale.tolist() == [pytest.approx(1e-13), pytest.approx(1e-12)]
+
+
+def test_package_getattr():
+    # pins: lazy attributes of the package and the error for others
+    from hw_models import describe, pricing, registry
+    assert hw_models.FAMILIES is registry.FAMILIES
+    assert hw_models.tile_model is pricing.tile_model
+    assert hw_models.hw_show_text is describe.hw_show_text and hw_models.hw_list_text is describe.hw_list_text
+    with pytest.raises(AttributeError, match=r"^no_such_thing$"):
+        hw_models.no_such_thing  # noqa: B018
