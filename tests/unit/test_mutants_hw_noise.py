@@ -1,0 +1,189 @@
+"""MZI-mesh physics in hw_models.noise pinned to what the docstrings state: the 2x2 transfer
+matrix, the Clements decomposition reconstructing its unitary, each error source's effect,
+the receiver gain. Small meshes (n <= 6), milliseconds per test. Written from
+scripts/mutation.sh's surviving mutants.
+"""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from hw_models import noise as nz
+
+
+def bs(delta):
+    a = math.pi / 4 + delta
+    return torch.tensor([[math.cos(a), 1j * math.sin(a)], [1j * math.sin(a), math.cos(a)]], dtype=torch.complex128)
+
+
+def ph(x):
+    return torch.tensor([[complex(math.cos(x), math.sin(x)), 0], [0, 1]], dtype=torch.complex128)
+
+
+@pytest.mark.parametrize("theta,phi,d1,d2", [(0.3, 1.1, 0.0, 0.0), (2.0, -0.7, 0.05, -0.02), (0.0, 0.0, 0.1, 0.2)])
+def test_mzi_matrix_is_the_product_of_its_parts(theta, phi, d1, d2):
+    # pins: BS(d2) P(theta) BS(d1) P(phi), P = diag(e^ix, 1), BS(d) = [[cos a, i sin a], [i sin a, cos a]]
+    want = bs(d2) @ ph(theta) @ bs(d1) @ ph(phi)
+    got = nz.mzi_matrix(torch.tensor(theta, dtype=torch.float64), torch.tensor(phi, dtype=torch.float64),
+                        torch.tensor(d1, dtype=torch.float64), torch.tensor(d2, dtype=torch.float64))
+    assert got.dtype == torch.complex128
+    assert torch.allclose(got, want, atol=1e-12)
+    assert np.allclose(nz._mzi_np(np.array(theta), np.array(phi), d1, d2), want.numpy(), atol=1e-12)
+    f32 = nz.mzi_matrix(torch.tensor([theta], dtype=torch.float32), torch.tensor([phi]), d1, d2)
+    assert f32.dtype == torch.complex64 and f32.shape == (1, 2, 2)
+    assert torch.allclose(f32[0].to(torch.complex128), want, atol=1e-5)
+
+
+def _unitary(n, seed=0, batch=2):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(batch, n, n, generator=g, dtype=torch.float64) + 1j * torch.randn(batch, n, n, generator=g, dtype=torch.float64)
+    q, _ = torch.linalg.qr(a)
+    return q
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_clements_round_trip(n):
+    u = _unitary(n)
+    dec = nz.clements_decompose(u)
+    # pins: n(n-1)/2 MZIs split into right and left sets; the mesh rebuilds u exactly
+    assert dec["n"] == n and len(dec["right"]) + len(dec["left"]) == n * (n - 1) // 2
+    assert all(0 <= m < n - 1 for m, *_ in dec["right"] + dec["left"])
+    rebuilt = nz.mesh_unitary(nz.mesh_phases_with_errors(dec, {}, None))
+    assert torch.allclose(rebuilt, u, atol=1e-10)
+
+
+def test_layers_columns():
+    # pins: as-soon-as-possible columns of MZIs on modes (m, m+1)
+    seq = [(0,), (2,), (1,), (0,), (2,), (1,)]
+    assert nz._layers(seq) == [0, 0, 1, 2, 2, 3]
+    assert nz._layers([(3,), (3,), (4,), (2,)]) == [0, 1, 2, 2]
+
+
+def test_phase_quantization_and_errors():
+    u = _unitary(4, seed=1)
+    dec = nz.clements_decompose(u)
+    mesh = nz.mesh_phases_with_errors(dec, {"phase_bits": 3}, None)
+    step = 2 * math.pi / 8
+    # pins: phases rounded to multiples of 2 pi / 2^bits within [0, 2 pi]
+    for side in ("right", "left"):
+        for (m, t, f, d1, d2, amp), (m0, *_) in zip(mesh[side], dec[side]):
+            assert m == m0 and d1 == 0.0 and d2 == 0.0 and amp is None
+            for x in (t, f):
+                k = x / step
+                assert torch.allclose(k, torch.round(k), atol=1e-9)
+                assert float(x.min()) >= 0 and float(x.max()) <= 2 * math.pi + 1e-9
+    t_ref = dec["right"][0][1]
+    want = torch.round(torch.remainder(t_ref, 2 * math.pi) / step) * step
+    assert torch.allclose(mesh["right"][0][1], want)
+    assert torch.allclose(mesh["diag"], torch.round(torch.remainder(dec["diag"], 2 * math.pi) / step) * step)
+    # pins: Gaussian phase errors of std phase_error_rad on every phase, nothing else moved
+    g = torch.Generator().manual_seed(0)
+    big = nz.clements_decompose(_unitary(6, seed=2, batch=200))
+    noisy = nz.mesh_phases_with_errors(big, {"phase_error_rad": 0.1}, g)
+    d = torch.cat([a[1] - b[1] for a, b in zip(noisy["right"], big["right"])])
+    assert 0.09 < float(d.std()) < 0.11 and abs(float(d.mean())) < 0.01
+    dd = noisy["diag"] - big["diag"]
+    assert 0.09 < float(dd.std()) < 0.11
+
+
+def test_splitter_error_and_loss():
+    big = nz.clements_decompose(_unitary(4, seed=3, batch=500))
+    g = torch.Generator().manual_seed(1)
+    mesh = nz.mesh_phases_with_errors(big, {"splitter_error_rad": 0.05}, g)
+    d1 = torch.cat([x[3] for x in mesh["right"]])
+    d2 = torch.cat([x[4] for x in mesh["right"]])
+    # pins: two independent couplers per MZI, each N(0, splitter_error_rad^2); phases untouched
+    assert 0.045 < float(d1.std()) < 0.055 and 0.045 < float(d2.std()) < 0.055
+    assert abs(float(torch.corrcoef(torch.stack([d1, d2]))[0, 1])) < 0.1
+    assert torch.equal(mesh["right"][0][1], big["right"][0][1])
+    # pins: uniform loss: amplitude 10^(-dB/20) on every MZI; spread: N(mean, std) in dB
+    lossy = nz.mesh_phases_with_errors(big, {}, None, mzi_loss_db=0.5)
+    amp = lossy["left"][0][5]
+    assert amp.shape == (500,) and torch.allclose(amp, torch.full((500,), 10 ** (-0.5 / 20), dtype=torch.float64))
+    spread = nz.mesh_phases_with_errors(big, {"loss_std_db": 0.2}, torch.Generator().manual_seed(2), mzi_loss_db=0.5)
+    db = -20 * torch.log10(torch.cat([x[5] for x in spread["right"]]))
+    assert abs(float(db.mean()) - 0.5) < 0.02 and 0.18 < float(db.std()) < 0.22
+    # pins: a lossy mesh is the lossless one times the amplitudes along the paths
+    lossless = nz.mesh_unitary(nz.mesh_phases_with_errors(big, {}, None))
+    assert float(torch.linalg.matrix_norm(nz.mesh_unitary(lossy)).max()) < float(torch.linalg.matrix_norm(lossless).min())
+
+
+def test_crosstalk_adds_neighbouring_phases():
+    u = _unitary(6, seed=4, batch=1)
+    dec = nz.clements_decompose(u)
+    kappa = 0.1
+    mesh = nz.mesh_phases_with_errors(dec, {"crosstalk": kappa}, None)
+    # pins: each shifter picks up kappa x the phases of the MZIs two modes away in its column
+    with_neighbours = 0
+    for side in ("right", "left"):
+        seq = dec[side]
+        cols = nz._layers(seq)
+        slot = {(c, m): i for i, ((m, *_), c) in enumerate(zip(seq, cols))}
+        for i, ((m, t, f), c) in enumerate(zip(seq, cols)):
+            nb = [slot[k] for k in ((c, m - 2), (c, m + 2)) if k in slot]
+            with_neighbours += bool(nb)
+            want_t = t + kappa * sum(seq[j][1] for j in nb)
+            want_f = f + kappa * sum(seq[j][2] for j in nb)
+            assert torch.allclose(mesh[side][i][1], want_t) and torch.allclose(mesh[side][i][2], want_f)
+    assert with_neighbours >= 4  # the check above is not vacuous
+
+
+def tile(rows, cols, bits=8):
+    return SimpleNamespace(rows=rows, cols=cols, weight_bits=bits)
+
+
+def test_program_mzi_exact_and_blocks():
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(5, 7, generator=g)
+    p = {"model": "mzi"}
+    eff, scale = nz.program_mzi(w, tile(3, 4, bits=0), p, None)
+    # pins: without errors and without quantization the meshes realise the weight exactly, cut
+    # into rows x cols blocks, normalised per column
+    wn = w / w.abs().amax(0)
+    assert eff.shape == (5, 7) and eff.dtype == torch.float32
+    assert torch.allclose(eff, wn, atol=1e-5)
+    assert torch.allclose(scale, w.abs().amax(0))
+    blocks = [(3, 5, 4, 7), (0, 3, 4, 7), (3, 5, 0, 4), (0, 3, 0, 4)]  # the plan's, any order
+    custom = nz.program_mzi(w, tile(3, 4, bits=0), p, None, blocks=blocks)[0]
+    assert torch.allclose(custom, wn, atol=1e-5)
+    ideal, s2 = nz.program_mzi(w.double(), tile(3, 4), {"model": "ideal"}, None)
+    assert ideal.dtype == torch.float32 and torch.allclose(ideal, wn) and s2.dtype == torch.float32
+
+
+def test_program_mzi_quantizes_singular_values():
+    w = torch.tensor([[1.0, 0.5], [0.5, 1.0]])  # singular values 1.5 and 0.5 (ratio 1/3)
+    ones = torch.ones(2, 2)
+    diff = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
+    # pins: sigma / sigma_max as attenuators with weight_bits levels per sign: 2 bits (0, 1):
+    # 1/3 -> 0; 3 bits (0, 1/3, 2/3, 1): exact; 4 bits (k/7): 2/7
+    for bits, q in [(2, 0.0), (3, 1 / 3), (4, 2 / 7)]:
+        eff, _ = nz.program_mzi(w, tile(2, 2, bits=bits), {"model": "mzi"}, None)
+        assert torch.allclose(eff, 0.75 * ones + 1.5 * q * 0.5 * diff, atol=1e-6), bits
+
+
+def test_program_mzi_receiver_gain_restores_the_norm():
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(6, 6, generator=g)
+    lossy, _ = nz.program_mzi(w, tile(6, 6, bits=0), {"model": "mzi"}, None, mzi_loss_db=1.0)
+    wn = w / w.abs().amax(0)
+    # pins: a uniform loss distorts (paths cross different numbers of MZIs) but the receiver
+    # gain restores the Frobenius norm of each block
+    assert float(lossy.double().norm()) == pytest.approx(float(wn.norm()), rel=1e-5)
+    assert not torch.allclose(lossy, wn, atol=1e-3)
+
+
+def test_program_slm_and_quantize():
+    # pins: 2^(b-1)-1 levels per sign, 1 bit = sign only
+    x = torch.tensor([-1.2, -0.4, 0.1, 0.26, 0.9])
+    assert nz.quantize_symmetric(x, 3).tolist() == pytest.approx([-1.0, -1 / 3, 0.0, 1 / 3, 1.0])
+    assert nz.quantize_symmetric(x, 1).tolist() == pytest.approx([-1.0, 0.0, 0.0, 0.0, 1.0])
+    w = torch.tensor([[0.2, -2.0], [0.12, 1.0]], dtype=torch.float64)
+    q, s = nz.program_slm(w, {"model": "freespace"}, 2)
+    assert q.dtype == torch.float32 and s.tolist() == pytest.approx([0.2, 2.0])
+    assert q.tolist() == [[1.0, -1.0], [1.0, 0.0]]
+    i, _ = nz.program_slm(w, {"model": "ideal"}, 2)
+    assert torch.allclose(i, torch.tensor([[1.0, -1.0], [0.6, 0.5]]))
