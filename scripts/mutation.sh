@@ -10,8 +10,9 @@
 #
 # What is mutated: exactly hw_models/, analogc/mapping/ and analogc/estimate/ (every .py file
 # there, render.py included). Tests run per mutant: tests/unit (the fast folder; no model is
-# traced). Set MUTATION_TESTS to add others, e.g.
-#   MUTATION_TESTS="tests/unit tests/test_estimate.py tests/test_mapping.py" scripts/mutation.sh
+# traced) and tests/test_mutants_*.py (mutation tests too slow for tests/unit's 30 s budget,
+# e.g. the matplotlib figure). Set MUTATION_TESTS to change that, e.g.
+#   MUTATION_TESTS="tests/unit tests/test_mutants_*.py tests/test_estimate.py" scripts/mutation.sh
 # MUTATION_PYTEST_ARGS adds pytest options (e.g. --deselect of a test that fails on the clean
 # tree: mutmut needs every selected test green before it mutates anything).
 #
@@ -33,7 +34,7 @@ ROOT=$(pwd)
 PY="$ROOT/.venv/bin/python"
 MUTMUT="$ROOT/.venv/bin/mutmut"
 WORK=${MUTATION_WORKDIR:-/tmp/analogc-mutation}
-TESTS=${MUTATION_TESTS:-tests/unit}
+TESTS=${MUTATION_TESTS:-tests/unit tests/test_mutants_*.py}
 CHILDREN=${MUTATION_CHILDREN:-$(nproc)}
 
 [ -x "$MUTMUT" ] || { echo "mutmut is not installed: $PY -m pip install mutmut" >&2; exit 2; }
