@@ -187,3 +187,95 @@ def test_program_slm_and_quantize():
     assert q.tolist() == [[1.0, -1.0], [1.0, 0.0]]
     i, _ = nz.program_slm(w, {"model": "ideal"}, 2)
     assert torch.allclose(i, torch.tensor([[1.0, -1.0], [0.6, 0.5]]))
+
+
+# -- [noise] table validation -------------------------------------------------------------------
+PCM = ("pcm", "ideal")
+
+
+def _err(models, table, overrides=None):
+    from hw_models.errors import HardwareConfigError
+    with pytest.raises(HardwareConfigError) as e:
+        nz.validate_noise(models, table, "f", overrides)
+    return str(e.value)
+
+
+def sv(v):
+    return {"value": v, "source": "s"}
+
+
+@pytest.mark.parametrize("models,table,msg", [
+    (PCM, {"model": "rram"}, "model: expected one of ['pcm', 'ideal'] for this tile family, got 'rram'"),
+    (PCM, {"out_noise": 1}, 'out_noise: expected {value = ..., source = "paper, year, table"}, got 1'),
+    (PCM, {"out_noise": {"source": "s"}}, "out_noise: expected {value = ..., source = \"paper, year, table\"}, "
+                                          "got {'source': 's'}"),
+    (PCM, {"out_noise": {"value": 1}}, "out_noise: expected a source (paper, year, table) for this constant, "
+                                       "got {'value': 1}"),
+    (PCM, {"out_noise": {"value": 1, "source": ""}}, "out_noise: expected a source (paper, year, table) for this "
+                                                     "constant, got {'value': 1, 'source': ''}"),
+    (PCM, {"out_noise": {"value": 1, "source": "s", "y": 1, "x": 2}},
+     "out_noise: expected only value, unit, source, note in the table, got ['x', 'y']"),
+    (PCM, {"out_noise": sv(-1)}, "out_noise: expected a non-negative number, got -1"),
+    (PCM, {"out_noise": sv(True)}, "out_noise: expected a non-negative number, got True"),
+    (PCM, {"out_noise": sv(float("inf"))}, "out_noise: expected a non-negative number, got inf"),
+    (PCM, {"out_noise": sv("1")}, "out_noise: expected a non-negative number, got '1'"),
+    (PCM, {"drift_compensation": 1}, "drift_compensation: expected true or false, got 1"),
+    (PCM, {"drift_compensation": {"value": 1}}, "drift_compensation: expected true or false, got 1"),
+    (("mzi",), {"phase_bits": sv(0)}, "phase_bits: expected an integer number of bits in 1..32, got 0"),
+    (("mzi",), {"phase_bits": sv(33)}, "phase_bits: expected an integer number of bits in 1..32, got 33"),
+    (("mzi",), {"phase_bits": sv(True)}, "phase_bits: expected an integer number of bits in 1..32, got True"),
+    (("mzi",), {"phase_bits": sv(8.0)}, "phase_bits: expected an integer number of bits in 1..32, got 8.0"),
+    (PCM, {"read_1f": sv([1, 2])}, "read_1f: expected a list of 3 numbers, got [1, 2]"),
+    (PCM, {"read_1f": sv(3)}, "read_1f: expected a list of 3 numbers, got 3"),
+    (PCM, {"read_1f": sv([1, 2, True])}, "read_1f: expected a list of 3 numbers, got [1, 2, True]"),
+    (PCM, {"read_1f": sv([1, 2, "x"])}, "read_1f: expected a list of 3 numbers, got [1, 2, 'x']"),
+    (("rram",), {"prog_coeffs_us_by_time": sv({})}, "prog_coeffs_us_by_time: expected a table time_s -> "
+                                                    "coefficient list, got {}"),
+    (("rram",), {"prog_coeffs_us_by_time": sv([1])}, "prog_coeffs_us_by_time: expected a table time_s -> "
+                                                     "coefficient list, got [1]"),
+    (("rram",), {"prog_coeffs_us_by_time": sv({"1": ["a"]})},
+     "prog_coeffs_us_by_time: expected a table time_s -> list of numbers, got {'1': ['a']}"),
+    (("rram",), {"prog_coeffs_us_by_time": sv({"x": [1]})},
+     "prog_coeffs_us_by_time: expected a table time_s -> list of numbers, got {'x': [1]}"),
+])
+def test_noise_refusals(models, table, msg):
+    # pins: the one-line message of each refusal of a [noise] table
+    assert _err(models, table) == "f: [noise] " + msg
+
+
+def test_unknown_noise_key_lists_the_models_keys():
+    known = sorted(set(nz.DEFAULTS["pcm"]) | {"model", "t_inference_s"})
+    assert _err(PCM, {"zz": 1}) == f"f: [noise] zz: expected one of {known} for noise model 'pcm', got 'unknown key'"
+    assert "for noise model 'ideal'" in _err(PCM, {"out_noise": sv(0.1)}, {"model": "ideal", "zz": 1})
+
+
+def test_noise_values_defaults_sources_and_overrides():
+    out = nz.validate_noise(PCM, {"out_noise": sv(0.1), "drift_compensation": {"value": False, "source": "d"},
+                                  "t_inference_s": 5, "prog_coeffs_us": sv([1, 2, 3, 4])}, "f")
+    # pins: values as floats, defaults filled in with their sources, struct keys plain
+    assert out["out_noise"] == 0.1 and type(out["out_noise"]) is float
+    assert out["_sources"]["out_noise"] == "s" and out["_sources"]["drift_compensation"] == "d"
+    assert out["drift_compensation"] is False and out["t_inference_s"] == 5.0
+    assert out["_sources"]["t_inference_s"] == "preset"
+    assert out["prog_coeffs_us"] == [1.0, 2.0, 3.0, 4.0]  # a polynomial of any order
+    assert out["read_noise"] == nz.DEFAULTS["pcm"]["read_noise"][0]
+    assert out["_sources"]["read_noise"] == nz.DEFAULTS["pcm"]["read_noise"][1]
+    assert out["model"] == "pcm"  # models[0] is the family's default
+    # pins: overrides win, are plain values (or {value: ...}) and say "user override"
+    o = nz.validate_noise(PCM, {"out_noise": sv(0.1)}, "f", {"out_noise": 0.3, "read_noise": {"value": 0.2}})
+    assert (o["out_noise"], o["read_noise"]) == (0.3, 0.2)
+    assert o["_sources"]["out_noise"] == o["_sources"]["read_noise"] == "user override"
+    # pins: another model chosen by an override drops the file's parameters of its model
+    i = nz.validate_noise(PCM, {"model": "pcm", "out_noise": sv(0.1)}, "f", {"model": "ideal"})
+    assert i["model"] == "ideal" and "out_noise" not in i
+    assert nz.validate_noise(PCM, {"model": {"value": "ideal"}}, "f")["model"] == "ideal"
+    t = nz.validate_noise(("rram",), {"prog_coeffs_us_by_time": sv({1: [1, 2], "86400": [3]})}, "f")
+    assert t["prog_coeffs_us_by_time"] == {"1.0": [1.0, 2.0], "86400.0": [3.0]}
+
+
+def test_noise_defaults():
+    d = nz.noise_defaults("mzi")
+    # pins: the model's defaults, its name, t_inference_s = 0 and the sources
+    assert d["model"] == "mzi" and d["t_inference_s"] == 0.0
+    assert d["phase_bits"] == 8 and d["_sources"]["phase_bits"] == nz.DEFAULTS["mzi"]["phase_bits"][1]
+    assert set(d) == set(nz.DEFAULTS["mzi"]) | {"model", "t_inference_s", "_sources"}
