@@ -358,3 +358,80 @@ def test_package_getattr():
     assert hw_models.hw_show_text is describe.hw_show_text and hw_models.hw_list_text is describe.hw_list_text
     with pytest.raises(AttributeError, match=r"^no_such_thing$"):
         hw_models.no_such_thing  # noqa: B018
+
+
+# -- crossbars ----------------------------------------------------------------------------------
+def test_crossbar_read_time_and_cell_energy():
+    h = hw_models.load("pcm-hermes")
+    m = h.tile_model
+    # pins: PWM inputs: one pulse of 2^(b-1) LSB times; cell energy V^2 (f_g g_max)(f_x t_read)
+    assert m.encoding == "pwm" and m.dac_bits == 1 and m.input_cycles == 1
+    assert m.read_time_s() == pytest.approx(2 ** 7 * 1e-9)
+    assert m.cell_read_energy_j() == pytest.approx(0.2 ** 2 * 0.25 * 25e-6 * 0.25 * 128e-9)
+    assert m.unit_energy["cell_read"] == {"array": pytest.approx(m.cell_read_energy_j())}
+    r = hw_models.load("rram").tile_model
+    # pins: a stated cell energy wins; bit-serial reads take max(pulse, DAC time), 8 planes
+    assert r.cell_read_energy_j() == pytest.approx(1.83e-15)
+    assert r.read_time_s() == pytest.approx(max(100e-9, r.dac.conversion_time_s))
+    assert (r.encoding, r.dac_bits, r.input_cycles) == ("bit-serial", 1, 8)
+    ml = hw_models.load("ideal").tile_model
+    assert (ml.encoding, ml.dac_bits, ml.input_cycles) == ("multi-level", 32, 1)
+    nodac = hw_models.load("rram", dac_model="ideal").tile_model
+    assert nodac.input_cycles == 1  # exact inputs: one pass
+
+
+def test_crossbar_actions_time_area():
+    r = hw_models.load("rram").tile_model
+    # pins: per pass and input plane: a DAC per row, a read per device, an ADC per column,
+    # (k-1) shift-adds per column
+    assert r.actions_per_pass(10, 20) == {"dac_conversion": 80, "cell_read": 1600, "adc_conversion": 160,
+                                          "shift_add": 140}
+    p = hw_models.load("pcm-hermes").tile_model
+    assert p.actions_per_pass(10, 20)["cell_read"] == 10 * 20 * 4  # 4 devices per cell
+    # pins: an ADC converts ceil(cols / ADCs) columns in turn; overlapped with the read or not
+    t_adc = r.adc.conversion_time_s
+    assert r.pass_time_s(128, 128) == pytest.approx(8 * max(r.read_time_s(), 128 * t_adc))
+    seq = hw_models.load("rram", **{"adc.overlaps_integration": False}).tile_model
+    assert seq.pass_time_s(128, 3) == pytest.approx(8 * (seq.read_time_s() + 3 * seq.adc.conversion_time_s))
+    # pins: without a measured tile area: cells x cell area + ADCs + a DAC per row
+    assert r.tile_area_m2() == pytest.approx(128 * 128 * 1.5e-15 + r.n_adc * r.adc.area_m2 + 128 * r.dac.area_m2)
+    assert p.tile_area_m2() == pytest.approx(hw_models.load("pcm-hermes").params["tile"]["area"].si)
+    half = hw_models.load("pcm-hermes", rows=128).tile_model
+    assert half.tile_area_m2() == pytest.approx(p.tile_area_m2() / 2)
+
+
+def test_crossbar_noise_std_and_accuracy_keys():
+    import torch
+    m = hw_models.load("pcm-hermes").tile_model
+    x = torch.tensor([[1.0, 1.0, 0.0], [0.5, 0.0, 0.0]])
+    w = torch.ones(3, 2)
+    # pins: sqrt(out_noise^2 + read_noise^2 ||x||^2) per output row
+    s = m.noise_std(x, w)
+    want = torch.sqrt(0.04 ** 2 + 0.0175 ** 2 * torch.tensor([[2.0], [0.25]]))
+    assert torch.allclose(s, want) and m.signal_dependent_noise and m.read_noise == 0.0175
+    sram = hw_models.load("sram-cim").tile_model
+    assert sram.noise_std(x, w) == 0.0 and not sram.signal_dependent_noise
+    ideal = hw_models.load("ideal").tile_model
+    assert ideal.read_noise == 0.0 and ideal.accuracy_params() == {("noise", "model")}
+    k = m.accuracy_params()
+    # pins: slices, passes and devices change what a PCM crossbar computes; drift only after t0
+    assert {("tile", "cell_bits"), ("tile", "input_encoding"), ("tile", "devices_per_cell")} <= k
+    assert ("noise", "drift_nu_mean") not in k and ("noise", "drift_nu_std") not in k
+    later = hw_models.load("pcm-hermes", **{"noise.t_inference_s": 3600.0}).tile_model.accuracy_params()
+    assert {("noise", "drift_nu_mean"), ("noise", "drift_nu_std"), ("noise", "drift_compensation")} <= later
+    assert ("tile", "devices_per_cell") not in sram.accuracy_params()
+    assert ("noise", "t_inference_s") in hw_models.load("rram").tile_model.accuracy_params()
+
+
+def test_crossbar_program_slices():
+    import torch
+    w = torch.tensor([[0.5, -1.0], [1.0, 0.25]])
+    sram = hw_models.load("sram-cim").tile_model
+    pr = sram.program(w, None, per_slice=True)
+    # pins: 1-bit cells: 8 slices of significance 2^s / 127 whose sum is the 8-bit weight
+    assert pr.weights.shape == (8, 2, 2)
+    assert pr.significance.tolist() == pytest.approx([2 ** s / 127 for s in range(8)])
+    assert torch.allclose(pr.recombined(), torch.round(w * 127) / 127)
+    one = sram.program(w, None)
+    assert one.weights.shape == (1, 2, 2) and one.significance.tolist() == [1.0]
+    assert torch.allclose(one.weights[0], torch.round(w * 127) / 127)
