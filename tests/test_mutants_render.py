@@ -13,6 +13,11 @@ import analogc
 import hw_models
 from analogc.ir import Graph, Op, OpKind
 
+
+def approx(expected, rel=1e-9, abs=0.0):
+    """pytest.approx without its 1e-12 absolute tolerance (energies here are ~1e-12 J and below)."""
+    return pytest.approx(expected, rel=rel, abs=abs)
+
 rd = importlib.import_module("analogc.estimate.render")  # the package re-exports render()
 
 
@@ -57,12 +62,12 @@ def test_breakdown_png_figure_content(rep, dec_rep, monkeypatch):
     try:
         ax_tot, ax_mix = fig.axes
         # pins: the figure the PNG shows: size grows with the hardware count, 120 dpi
-        assert tuple(fig.get_size_inches()) == pytest.approx((3.0 + 2.2 * 2, 4.4)) and fig.dpi == 120
+        assert tuple(fig.get_size_inches()) == approx((3.0 + 2.2 * 2, 4.4)) and fig.dpi == 120
         assert fig._suptitle.get_text() == "m: energy per inference"
         # left: one bar per hardware at its total energy on a log axis, annotated, with the
         # digital baselines as dashed reference lines
         totals = [r.summary["energy_j"] for r in reports]
-        assert [p.get_height() for p in ax_tot.patches] == pytest.approx(totals)
+        assert [p.get_height() for p in ax_tot.patches] == approx(totals)
         assert ax_tot.get_yscale() == "log"
         assert ax_tot.get_title() == "total" and ax_tot.get_ylabel() == "energy per inference (J)"
         assert [t.get_text() for t in ax_tot.get_xticklabels()] == ["pcm-hermes", "pcm-hermes"]
@@ -71,14 +76,14 @@ def test_breakdown_png_figure_content(rep, dec_rep, monkeypatch):
         assert [a.xy for a in ax_tot.texts] == [(0, totals[0]), (1, totals[1])]
         assert all(a.get_fontsize() == 8 and a.get_ha() == "center" and a.get_va() == "bottom" for a in ax_tot.texts)
         base = [rep.compare(b)["baseline_energy_j"] for b in rd.DEFAULT_BASELINES]
-        assert [ln.get_ydata()[0] for ln in ax_tot.lines] == pytest.approx(base)
+        assert [ln.get_ydata()[0] for ln in ax_tot.lines] == approx(base)
         assert [ln.get_label() for ln in ax_tot.lines] == [f"{b} ({rd.fmt_si(e, 'J')})"
                                                          for b, e in zip(rd.DEFAULT_BASELINES, base)]
         assert [ln.get_linestyle() for ln in ax_tot.lines] == ["--"] * 3
         assert [ln.get_linewidth() for ln in ax_tot.lines] == [1] * 3
         assert [ln.get_color() for ln in ax_tot.lines] == ["C1", "C2", "C3"]
         assert [t.get_text() for t in ax_tot.get_legend().get_texts()] == [ln.get_label() for ln in ax_tot.lines]
-        assert ax_tot.patches[0].get_facecolor() == pytest.approx(matplotlib.colors.to_rgba("#4c72b0"))
+        assert ax_tot.patches[0].get_facecolor() == approx(matplotlib.colors.to_rgba("#4c72b0"))
         # right: 100 % stacked shares of the non-zero components, in COMPONENTS order
         comps = [c for c in hw_models.pricing.COMPONENTS if any(r.breakdown.get(c, 0) > 0 for r in reports)]
         assert [t.get_text() for t in ax_mix.get_legend().get_texts()] == comps
@@ -86,10 +91,10 @@ def test_breakdown_png_figure_content(rep, dec_rep, monkeypatch):
         for k, c in enumerate(comps):
             bars = ax_mix.containers[k]
             shares = [100 * r.breakdown.get(c, 0.0) / t for r, t in zip(reports, totals)]
-            assert [b.get_height() for b in bars] == pytest.approx(shares)
-            assert [b.get_y() for b in bars] == pytest.approx(bottom)
+            assert [b.get_height() for b in bars] == approx(shares)
+            assert [b.get_y() for b in bars] == approx(bottom)
             bottom = [b + s for b, s in zip(bottom, shares)]
-        assert bottom == pytest.approx([100.0, 100.0])
+        assert bottom == approx([100.0, 100.0])
         assert ax_mix.get_ylim() == (0, 100) and ax_mix.get_title() == "where the energy goes"
         assert ax_mix.get_ylabel() == "share of energy (%)"
         assert [t.get_text() for t in ax_mix.get_xticklabels()] == ["pcm-hermes", "pcm-hermes"]

@@ -20,6 +20,11 @@ from analogc.estimate import report as rp
 from analogc.estimate.rollup import CostRollup, Phase
 from analogc.ir import Graph, Op, OpKind
 
+
+def approx(expected, rel=1e-9, abs=0.0):
+    """pytest.approx without its 1e-12 absolute tolerance (energies here are ~1e-12 J and below)."""
+    return pytest.approx(expected, rel=rel, abs=abs)
+
 rd = importlib.import_module("analogc.estimate.render")  # the package re-exports render()
 
 
@@ -50,12 +55,12 @@ def test_summary_derived_quantities_follow_their_definitions(rep):
     e, macs, thr = s["energy_j"], s["macs"], s["throughput_inf_per_s"]
     # pins: macs = K*N*M of the one mvm; TOPS counts 2 ops per MAC at the steady-state rate
     assert macs == 300 * 70 * 5
-    assert s["tops"] == pytest.approx(2 * macs * thr / 1e12, rel=1e-12)
-    assert s["tops_per_w"] == pytest.approx(2 * macs / e / 1e12, rel=1e-12)
-    assert s["tops_per_mm2"] == pytest.approx(s["tops"] / s["area_mm2"], rel=1e-12)
-    assert s["energy_per_mac_j"] == pytest.approx(e / macs, rel=1e-12)
+    assert s["tops"] == approx(2 * macs * thr / 1e12, rel=1e-12)
+    assert s["tops_per_w"] == approx(2 * macs / e / 1e12, rel=1e-12)
+    assert s["tops_per_mm2"] == approx(s["tops"] / s["area_mm2"], rel=1e-12)
+    assert s["energy_per_mac_j"] == approx(e / macs, rel=1e-12)
     # pins: the breakdown sums to the total and the summary names the model and hardware
-    assert sum(rep.breakdown.values()) == pytest.approx(e, rel=1e-12)
+    assert sum(rep.breakdown.values()) == approx(e, rel=1e-12)
     assert (s["model"], s["hw"], s["family"]) == ("m", "pcm-hermes", "crossbar")
     assert (rep.model, rep.hw, rep.family) == ("m", "pcm-hermes", "crossbar")
     # pins: the converter resolutions reported are the hardware's
@@ -69,13 +74,13 @@ def test_area_static_power_and_programming_come_from_the_rollup(rep):
     s = rep.summary
     # pins: area in mm2 = chips x tiles/chip x tile area (m2) x 1e6
     hw = rep.plan.hw
-    assert s["area_mm2"] == pytest.approx(1 * hw.chip.tiles_per_chip * roll.tile.tile_area_m2() * 1e6)
-    assert s["static_power_w"] == pytest.approx(roll.static_power_w())
+    assert s["area_mm2"] == approx(1 * hw.chip.tiles_per_chip * roll.tile.tile_area_m2() * 1e6)
+    assert s["static_power_w"] == approx(roll.static_power_w())
     pe, pt = roll.program_once()
-    assert (s["program_energy_j"], s["program_time_s"]) == (pytest.approx(pe), pytest.approx(pt))
+    assert (s["program_energy_j"], s["program_time_s"]) == (approx(pe), approx(pt))
     # pins: programming all static weights once writes K*N cells (pcm-hermes: one slice)
     cost = roll.costs.price(roll.tile.actions_to_program(300 * 70))
-    assert pe == pytest.approx(sum(cost.values()))
+    assert pe == approx(sum(cost.values()))
 
 
 def test_summary_of_an_empty_phase_has_infinite_efficiency():
@@ -101,7 +106,7 @@ def test_table_has_one_row_per_op_with_its_component_energies(rep):
     assert list(t["placement"]) == ["digital", "analog", "digital"]
     # pins: energy_j of a row is the sum of its components, and rows sum to the ops' share
     for _, row in t.iterrows():
-        assert row["energy_j"] == pytest.approx(sum(row[f"{c}_j"] for c in comps))
+        assert row["energy_j"] == approx(sum(row[f"{c}_j"] for c in comps))
     assert rep.to_csv().splitlines()[0] == ",".join(t.columns)
 
 
@@ -112,10 +117,10 @@ def test_compare_ratios_are_baseline_over_this(rep):
     s = rep.summary
     # pins: > 1 means the analog hardware wins, for energy and for speed
     assert c["baseline"] == "h100"
-    assert c["energy_ratio"] == pytest.approx(b["energy_j"] / s["energy_j"])
-    assert c["speedup"] == pytest.approx(b["latency_s"] / s["latency_s"])
-    assert c["throughput_ratio"] == pytest.approx(s["throughput_inf_per_s"] / b["throughput_inf_per_s"])
-    assert c["tops_per_w_ratio"] == pytest.approx(s["tops_per_w"] / b["tops_per_w"])
+    assert c["energy_ratio"] == approx(b["energy_j"] / s["energy_j"])
+    assert c["speedup"] == approx(b["latency_s"] / s["latency_s"])
+    assert c["throughput_ratio"] == approx(s["throughput_inf_per_s"] / b["throughput_inf_per_s"])
+    assert c["tops_per_w_ratio"] == approx(s["tops_per_w"] / b["tops_per_w"])
     assert c["baseline_energy_j"] == b["energy_j"]
     assert "decode_energy_ratio" not in c
     # pins: compare returns a copy (callers may edit it)
@@ -260,19 +265,19 @@ def test_decoder_report_has_prefill_and_decode(dec_rep):
     # pins: prefill = the traced graph writing the cache; decode per token = 1/T of it plus the
     # cache read, divided over the batch; tokens/s = batch x step rate
     assert (s["seq_len"], s["batch"], s["kv_cache_bytes"]) == (4, 3, kv)
-    assert s["prefill_energy_j"] == pytest.approx(main.energy_j) == pytest.approx(s["energy_j"])
-    assert s["prefill_latency_s"] == pytest.approx(main.latency_s)
-    assert s["decode_energy_per_token_j"] == pytest.approx(dec.energy_j / 3)
-    assert s["decode_latency_per_token_s"] == pytest.approx(dec.latency_s)
-    assert s["decode_tokens_per_s"] == pytest.approx(3 * dec.throughput_per_s)
+    assert s["prefill_energy_j"] == approx(main.energy_j) == approx(s["energy_j"])
+    assert s["prefill_latency_s"] == approx(main.latency_s)
+    assert s["decode_energy_per_token_j"] == approx(dec.energy_j / 3)
+    assert s["decode_latency_per_token_s"] == approx(dec.latency_s)
+    assert s["decode_tokens_per_s"] == approx(3 * dec.throughput_per_s)
     assert list(dec_rep.phases) == ["prefill", "decode_step"]
     assert dec_rep.phases["decode_step"] == {"energy_j": dec.energy_j, "latency_s": dec.latency_s,
                                              "throughput_per_s": dec.throughput_per_s,
                                              "breakdown_j": dict(dec.energy)}
     c = dec_rep.compare("h100")
     b = bl.baseline_estimate(g, "h100")
-    assert c["decode_energy_ratio"] == pytest.approx(b["decode_energy_per_token_j"] / s["decode_energy_per_token_j"])
-    assert c["decode_speedup"] == pytest.approx(b["decode_latency_per_token_s"] / s["decode_latency_per_token_s"])
+    assert c["decode_energy_ratio"] == approx(b["decode_energy_per_token_j"] / s["decode_energy_per_token_j"])
+    assert c["decode_speedup"] == approx(b["decode_latency_per_token_s"] / s["decode_latency_per_token_s"])
     text = dec_rep.to_text(["h100"]).splitlines()
     fs = rd.fmt_si
     assert text[7] == f"  prefill (4 tok)    {fs(s['prefill_energy_j'], 'J')}, {fs(s['prefill_latency_s'], 's')}"
@@ -288,7 +293,7 @@ def test_reload_time_and_counts():
     assert roll.weight_bytes() == wb
     # pins: a reload = every fill reprograms the tiles, plus the weights over the off-chip link
     bw = roll.costs.memory.offchip_bandwidth_bps
-    assert roll.reload_time_s() == pytest.approx(2 * roll.tile.program_time_s() + wb / bw, rel=1e-12)
+    assert roll.reload_time_s() == approx(2 * roll.tile.program_time_s() + wb / bw, rel=1e-12)
     n = roll.reload_counts()
     assert n["offchip_byte"] == wb
     assert roll.static_cells() == 300 * 70
@@ -299,7 +304,7 @@ def test_decoder_with_weight_reloads_counts_tokens_per_step_latency():
     plan = analogc.compile(graph(decoder=True), hw="pcm-hermes", chips=1, tiles_per_chip=1)
     assert plan.weight_reloads == 2
     r = analogc.estimate(plan)
-    assert r.summary["decode_tokens_per_s"] == pytest.approx(3 / r.summary["decode_latency_per_token_s"])
+    assert r.summary["decode_tokens_per_s"] == approx(3 / r.summary["decode_latency_per_token_s"])
 
 
 # -- digital baselines ----------------------------------------------------------------------
@@ -319,10 +324,10 @@ def test_baseline_flops_and_bytes(name):
     c = b.cost(flops, nbytes)
     e = c["digital"] + c["memory"] + c["static"]
     out = bl.baseline_estimate(g, name)
-    assert out["energy_j"] == pytest.approx(e, rel=1e-12)
-    assert out["latency_s"] == pytest.approx(c["time_s"])
-    assert out["throughput_inf_per_s"] == pytest.approx(1 / c["time_s"])
-    assert out["tops_per_w"] == pytest.approx(2 * (300 * 70 * 5 + 8 * 6 * 4 * 2) / e / 1e12)
+    assert out["energy_j"] == approx(e, rel=1e-12)
+    assert out["latency_s"] == approx(c["time_s"])
+    assert out["throughput_inf_per_s"] == approx(1 / c["time_s"])
+    assert out["tops_per_w"] == approx(2 * (300 * 70 * 5 + 8 * 6 * 4 * 2) / e / 1e12)
     assert out["compute_bound"] == c["compute_bound"]
     assert out["energy_per_flop_j"] == b.energy_per_flop_j
     assert out["breakdown_j"] == {k: c[k] for k in ("digital", "memory", "static")}
@@ -341,10 +346,10 @@ def test_baseline_decoder_split():
     full = b.cost(flops, 300 * 70 * pp + 1000 * pp + kv)
     # pins: the prefill pays the cache write; a decode step is 1/T of the work, all weights,
     # 1/T of the embedding rows and the whole cache, per sequence of the batch
-    assert out["energy_j"] == pytest.approx(full["digital"] + full["memory"] + full["static"])
+    assert out["energy_j"] == approx(full["digital"] + full["memory"] + full["static"])
     d = b.cost(flops / 4, 300 * 70 * pp + 1000 * pp / 4 + kv)
-    assert out["decode_energy_per_token_j"] == pytest.approx((d["digital"] + d["memory"] + d["static"]) / 3)
-    assert out["decode_latency_per_token_s"] == pytest.approx(d["time_s"])
+    assert out["decode_energy_per_token_j"] == approx((d["digital"] + d["memory"] + d["static"]) / 3)
+    assert out["decode_latency_per_token_s"] == approx(d["time_s"])
     assert out["decode_compute_bound"] == d["compute_bound"]
 
 
@@ -463,8 +468,8 @@ def test_write_reports_files(rep, tmp_path, monkeypatch):
     assert (tmp_path / "out" / "m_pcm-hermes.csv").read_text() == rep.to_csv()
     assert json.loads((tmp_path / "out" / "m_pcm-hermes.json").read_text())["compare"].keys() == {"h100"}
     summ = pd.read_csv(tmp_path / "out" / "summary.csv")
-    assert summ.loc[0, "memory_j"] == pytest.approx(rep.breakdown["memory"])
-    assert summ.loc[0, "energy_ratio_vs_h100"] == pytest.approx(rep.compare("h100")["energy_ratio"])
+    assert summ.loc[0, "memory_j"] == approx(rep.breakdown["memory"])
+    assert summ.loc[0, "energy_ratio_vs_h100"] == approx(rep.compare("h100")["energy_ratio"])
     assert (tmp_path / "out" / "energy_breakdown.png").read_bytes() == b"PNG1"
     # pins: no reports -> only summary.csv
     assert [p.name for p in rd.write_reports([], tmp_path / "empty")] == ["summary.csv"]

@@ -14,6 +14,11 @@ from hw_models import config as c
 from hw_models import units as u
 from hw_models.errors import HardwareConfigError
 
+
+def approx(expected, rel=1e-9, abs=0.0):
+    """pytest.approx without its 1e-12 absolute tolerance (energies here are ~1e-12 J and below)."""
+    return pytest.approx(expected, rel=rel, abs=abs)
+
 W = "pcm-hermes.toml (override): "
 
 
@@ -80,7 +85,7 @@ def test_override_forms():
     h = hw_models.load("pcm-hermes", **{"adc.energy": (2, "pJ")})
     assert h.params["adc"]["energy"] == c.Quantity(si=2e-12, value=2.0, unit="pJ", source="user override")
     h = hw_models.load("pcm-hermes", adc__energy="3 fJ")
-    assert h.params["adc"]["energy"].si == pytest.approx(3e-15)
+    assert h.params["adc"]["energy"].si == approx(3e-15)
     h = hw_models.load("freespace", photons_per_mac=3.5)
     assert h.params["freespace"]["photons_per_mac"] == c.Quantity(3.5, 3.5, "count", "user override")
     h = hw_models.load("pcm-hermes", **{"chip.area_overhead": 0.25})
@@ -265,8 +270,8 @@ def test_schema_and_aliases_per_family():
 def test_parse_unit(unit, dim, factor):
     # pins: dimension and SI factor (prefixes squared on m2)
     d, f = u.parse_unit(unit)
-    assert d == dim and f == pytest.approx(factor, rel=1e-12)
-    assert u.dimension(unit) == dim and u.to_si(2, unit) == pytest.approx(2 * factor, rel=1e-12)
+    assert d == dim and f == approx(factor, rel=1e-12)
+    assert u.dimension(unit) == dim and u.to_si(2, unit) == approx(2 * factor, rel=1e-12)
 
 
 def test_unknown_units():
@@ -279,9 +284,9 @@ def test_unknown_units():
 
 def test_physical_constants():
     # pins: E = h c / lambda, Landauer k T ln 2
-    assert u.photon_energy_j(1550e-9) == pytest.approx(6.62607015e-34 * 299792458.0 / 1550e-9, rel=1e-15)
-    assert u.landauer_j() == pytest.approx(1.380649e-23 * 300 * math.log(2), rel=1e-15)
-    assert u.landauer_j(77.0) == pytest.approx(1.380649e-23 * 77 * math.log(2), rel=1e-15)
+    assert u.photon_energy_j(1550e-9) == approx(6.62607015e-34 * 299792458.0 / 1550e-9, rel=1e-15)
+    assert u.landauer_j() == approx(1.380649e-23 * 300 * math.log(2), rel=1e-15)
+    assert u.landauer_j(77.0) == approx(1.380649e-23 * 77 * math.log(2), rel=1e-15)
 
 
 # -- analogc hw / analogc hw show (hw_models.describe) ------------------------------------------

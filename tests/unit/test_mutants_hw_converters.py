@@ -15,6 +15,11 @@ from hw_models.config import Quantity
 from hw_models.units import BOLTZMANN_J_K
 
 
+def approx(expected, rel=1e-9, abs=0.0):
+    """pytest.approx without its 1e-12 absolute tolerance (energies here are ~1e-12 J and below)."""
+    return pytest.approx(expected, rel=rel, abs=abs)
+
+
 def q(si):
     return Quantity(si=si, value=si, unit="x", source="test")
 
@@ -49,10 +54,10 @@ def test_survey_fit_is_the_documented_least_squares_fit():
     assert fit == cv.survey_fit()
     # pins: the selection of designs, the model, the median / 10th percentile envelopes
     assert fit.designs == len(y) == 340
-    assert fit.coef == pytest.approx(tuple(coef), rel=1e-9)
-    assert fit.area_coef == pytest.approx(tuple(acoef), rel=1e-9)
+    assert fit.coef == approx(tuple(coef), rel=1e-9)
+    assert fit.area_coef == approx(tuple(acoef), rel=1e-9)
     resid = y - X @ coef
-    assert fit.offsets == pytest.approx({"typical": np.percentile(resid, 50), "sota": np.percentile(resid, 10)})
+    assert fit.offsets == approx({"typical": np.percentile(resid, 50), "sota": np.percentile(resid, 10)})
     assert 0.25 < fit.coef[1] < 0.31  # ~ Walden slope log10(2) per bit, as documented
 
 
@@ -60,14 +65,14 @@ def test_fit_evaluation():
     fit = cv.survey_fit()
     a, b, c = fit.coef
     # pins: E = 10^(a + b ENOB + c log10 fs + envelope offset), area likewise without offset
-    assert fit.energy_j(8, 1e9) == pytest.approx(10 ** (a + 8 * b + 9 * c + fit.offsets["typical"]), rel=1e-12)
-    assert fit.energy_j(6, 1e8, "sota") == pytest.approx(10 ** (a + 6 * b + 8 * c + fit.offsets["sota"]), rel=1e-12)
+    assert fit.energy_j(8, 1e9) == approx(10 ** (a + 8 * b + 9 * c + fit.offsets["typical"]), rel=1e-12)
+    assert fit.energy_j(6, 1e8, "sota") == approx(10 ** (a + 6 * b + 8 * c + fit.offsets["sota"]), rel=1e-12)
     a, b, c = fit.area_coef
-    assert fit.area_m2(8, 1e9) == pytest.approx(10 ** (a + 8 * b + 9 * c), rel=1e-12)
+    assert fit.area_m2(8, 1e9) == approx(10 ** (a + 8 * b + 9 * c), rel=1e-12)
     assert cv.adc_area_m2(8, 1e9) == fit.area_m2(8, 1e9)
     # pins: the docstring's figures at 8 bits and 1.28 GS/s (~15 pJ typical, ~2.8 pJ SOTA)
-    assert cv.adc_energy_j(8, 1.28e9) == pytest.approx(15.2e-12, rel=0.01)
-    assert cv.adc_energy_j(8, 1.28e9, "sota") == pytest.approx(2.75e-12, rel=0.01)
+    assert cv.adc_energy_j(8, 1.28e9) == approx(15.2e-12, rel=0.01)
+    assert cv.adc_energy_j(8, 1.28e9, "sota") == approx(2.75e-12, rel=0.01)
 
 
 def test_read_survey_skips_the_comment_lines():
@@ -79,8 +84,8 @@ def test_read_survey_skips_the_comment_lines():
 
 def test_thermal_limit_and_floor():
     # pins: 8 kT SNR with SNR = 6.02 b + 1.76 dB
-    assert cv.thermal_limit_j(8) == pytest.approx(8 * BOLTZMANN_J_K * 300 * 10 ** ((6.02 * 8 + 1.76) / 10), rel=1e-12)
-    assert cv.thermal_limit_j(4, 77.0) == pytest.approx(8 * BOLTZMANN_J_K * 77 * 10 ** ((6.02 * 4 + 1.76) / 10), rel=1e-12)
+    assert cv.thermal_limit_j(8) == approx(8 * BOLTZMANN_J_K * 300 * 10 ** ((6.02 * 8 + 1.76) / 10), rel=1e-12)
+    assert cv.thermal_limit_j(4, 77.0) == approx(8 * BOLTZMANN_J_K * 77 * 10 ** ((6.02 * 4 + 1.76) / 10), rel=1e-12)
     # pins: the survey envelope is used where it lies above the floor, the floor below it
     for bits, fs in [(14, 1e3), (14, 1e5), (12, 1e2)]:
         assert cv.adc_energy_j(bits, fs) == max(cv.survey_fit().energy_j(bits, fs), cv.thermal_limit_j(bits))
@@ -99,18 +104,18 @@ def test_scale_kinds():
 def test_adc_survey_model():
     adc = cv.ADC.from_params({"conversion_time": q(2e-9), "time_scaling": "linear", "ref_bits": 8}, 6)
     # pins: time scales with the resolution from ref_bits; energy from the survey at 1/t
-    assert adc.conversion_time_s == pytest.approx(2e-9 * 6 / 8)
-    assert adc.energy_j == pytest.approx(cv.adc_energy_j(6, 1 / (1.5e-9), "typical"))
-    assert adc.area_m2 == pytest.approx(cv.adc_area_m2(6, 1 / 1.5e-9))
+    assert adc.conversion_time_s == approx(2e-9 * 6 / 8)
+    assert adc.energy_j == approx(cv.adc_energy_j(6, 1 / (1.5e-9), "typical"))
+    assert adc.area_m2 == approx(cv.adc_area_m2(6, 1 / 1.5e-9))
     assert (adc.bits, adc.model, adc.overlaps_integration) == (6, "survey", False)
     s = cv.ADC.from_params({"envelope": "sota", "area": q(1e-9), "ref_bits": 8}, 6)
     # pins: default 1 ns, sota envelope, a stated area scaled 2^(bits - ref)
     assert s.conversion_time_s == 1e-9
-    assert s.energy_j == pytest.approx(cv.adc_energy_j(6, 1e9, "sota"))
-    assert s.area_m2 == pytest.approx(1e-9 / 4)
+    assert s.energy_j == approx(cv.adc_energy_j(6, 1e9, "sota"))
+    assert s.area_m2 == approx(1e-9 / 4)
     d = cv.ADC.from_params({"conversion_time": q(1e-9), "time_scaling": "exponential"}, 6, default_ref_bits=4)
     # pins: without ref_bits the file's output_bits is the reference
-    assert d.conversion_time_s == pytest.approx(4e-9)
+    assert d.conversion_time_s == approx(4e-9)
     assert cv.ADC.from_params({"time_scaling": "exponential"}, 6).conversion_time_s == 1e-9  # ref = bits
 
 
@@ -118,7 +123,7 @@ def test_adc_fixed_and_ideal():
     f = cv.ADC.from_params({"model": "fixed", "energy": q(2e-12), "area": q(1e-8), "ref_bits": 8,
                             "overlaps_integration": True}, 10)
     # pins: fixed energy and area scale 2^(bits - ref) (Walden regime)
-    assert (f.energy_j, f.area_m2) == (pytest.approx(8e-12), pytest.approx(4e-8))
+    assert (f.energy_j, f.area_m2) == (approx(8e-12), approx(4e-8))
     assert f.overlaps_integration is True and f.model == "fixed"
     assert cv.ADC.from_params({"model": "fixed"}, 10).energy_j == 0.0
     assert cv.ADC.from_params({"model": "fixed"}, 10).area_m2 == 0.0
@@ -132,9 +137,9 @@ def test_dac():
     d = cv.DAC.from_params({"energy": q(1e-12), "area": q(2e-9), "ref_bits": 8, "conversion_time": q(5e-10)}, 6)
     # pins: exponential energy scaling by default, area alike, time as stated
     assert (d.energy_j, d.area_m2, d.conversion_time_s, d.model) == \
-        (pytest.approx(0.25e-12), pytest.approx(0.5e-9), 5e-10, "fixed")
+        (approx(0.25e-12), approx(0.5e-9), 5e-10, "fixed")
     lin = cv.DAC.from_params({"energy": q(1e-12), "ref_bits": 8, "energy_scaling": "linear"}, 6)
-    assert lin.energy_j == pytest.approx(0.75e-12) and lin.conversion_time_s == 1e-9 and lin.area_m2 == 0.0
+    assert lin.energy_j == approx(0.75e-12) and lin.conversion_time_s == 1e-9 and lin.area_m2 == 0.0
     assert cv.DAC.from_params({"energy": q(1e-12)}, 6).energy_j == 1e-12  # ref = bits
     assert cv.DAC.from_params({}, 6).energy_j == 0.0
     i = cv.DAC.from_params({"model": "ideal", "energy": q(1.0)}, 6)

@@ -15,16 +15,21 @@ from hw_models.config import Quantity, load_params
 from hw_models.units import landauer_j
 
 
+def approx(expected, rel=1e-9, abs=0.0):
+    """pytest.approx without its 1e-12 absolute tolerance (energies here are ~1e-12 J and below)."""
+    return pytest.approx(expected, rel=rel, abs=abs)
+
+
 def test_gpu_baseline_constants_from_the_preset():
     b = hw_models.baseline("h100")
     # pins: the [baseline] table read in SI (bandwidth derated by its achieved fraction)
     assert (b.name, b.peak_flops, b.power_w, b.mac_energy_j) == ("h100", 989e12, 700.0, None)
-    assert b.achieved_fraction == pytest.approx(0.4)
-    assert b.bandwidth_bps == pytest.approx(3.35e12 * 0.8)
-    assert b.memory_energy_per_byte_j == pytest.approx(8 * 3.9e-12)
-    assert b.area_m2 == pytest.approx(814e-6) and b.bytes_per_param == 2.0
+    assert b.achieved_fraction == approx(0.4)
+    assert b.bandwidth_bps == approx(3.35e12 * 0.8)
+    assert b.memory_energy_per_byte_j == approx(8 * 3.9e-12)
+    assert b.area_m2 == approx(814e-6) and b.bytes_per_param == 2.0
     assert b.description == "NVIDIA H100 SXM 80 GB, dense BF16, HBM3"
-    assert b.energy_per_flop_j == pytest.approx(700 / (989e12 * 0.4))
+    assert b.energy_per_flop_j == approx(700 / (989e12 * 0.4))
 
 
 def test_gpu_cost_compute_and_memory_bound():
@@ -33,18 +38,18 @@ def test_gpu_cost_compute_and_memory_bound():
     c = b.cost(flops, nbytes)
     t = flops / (989e12 * 0.4)
     # pins: compute-bound: TDP x time, of which TDP/peak per FLOP is digital, DRAM is memory
-    assert c["time_s"] == pytest.approx(t) and c["compute_bound"] is True
-    assert c["digital"] == pytest.approx(flops * 700 / 989e12)
-    assert c["memory"] == pytest.approx(nbytes * 8 * 3.9e-12)
-    assert c["static"] == pytest.approx(700 * t - c["digital"] - c["memory"])
+    assert c["time_s"] == approx(t) and c["compute_bound"] is True
+    assert c["digital"] == approx(flops * 700 / 989e12)
+    assert c["memory"] == approx(nbytes * 8 * 3.9e-12)
+    assert c["static"] == approx(700 * t - c["digital"] - c["memory"])
     m = b.cost(1e6, 1e10)
     tm = 1e10 / (3.35e12 * 0.8)
     # pins: memory-bound when the bytes take longer
-    assert m["time_s"] == pytest.approx(tm) and m["compute_bound"] is False
-    assert m["static"] == pytest.approx(700 * tm - m["digital"] - m["memory"])
+    assert m["time_s"] == approx(tm) and m["compute_bound"] is False
+    assert m["static"] == approx(700 * tm - m["digital"] - m["memory"])
     # pins: the floor wins when TDP x time is below FLOPs at TDP/peak plus DRAM energy
     f = b.cost(1e12, 1e9)
-    assert f["digital"] + f["memory"] + f["static"] == pytest.approx(
+    assert f["digital"] + f["memory"] + f["static"] == approx(
         max(700 * f["time_s"], 1e12 * 700 / 989e12 + 1e9 * 8 * 3.9e-12))
     assert f["static"] >= 0
 
@@ -52,12 +57,12 @@ def test_gpu_cost_compute_and_memory_bound():
 def test_bottom_up_accelerator_cost():
     b = hw_models.baseline("digital-int8")
     # pins: MACs x MAC energy (2 FLOPs per MAC), no static power, int8 weights
-    assert b.power_w is None and b.mac_energy_j == pytest.approx(0.3e-12) and b.bytes_per_param == 1.0
-    assert b.energy_per_flop_j == pytest.approx(0.15e-12)
+    assert b.power_w is None and b.mac_energy_j == approx(0.3e-12) and b.bytes_per_param == 1.0
+    assert b.energy_per_flop_j == approx(0.15e-12)
     c = b.cost(2e9, 1e6)
-    assert c["digital"] == pytest.approx(2e9 * 0.3e-12 / 2) and c["static"] == 0.0
-    assert c["memory"] == pytest.approx(1e6 * 8 * 20e-12)
-    assert c["time_s"] == pytest.approx(max(2e9 / (91.75e12 * 0.78), 1e6 / (34e9 * 0.8)))
+    assert c["digital"] == approx(2e9 * 0.3e-12 / 2) and c["static"] == 0.0
+    assert c["memory"] == approx(1e6 * 8 * 20e-12)
+    assert c["time_s"] == approx(max(2e9 / (91.75e12 * 0.78), 1e6 / (34e9 * 0.8)))
 
 
 def _params(**baseline):
@@ -78,28 +83,28 @@ def test_baseline_defaults_and_refusal():
         dg.Baseline(_params(peak_flops=1e12, memory_bandwidth=1e9))
     assert dg.Baseline(_params(peak_flops=1e12, mac_energy=1e-12, memory_bandwidth=1e9)).power_w is None
     nobw = dg.Baseline(_params(peak_flops=1e12, power=100.0, memory_bandwidth=0.0))
-    assert nobw.cost(1e12, 1e9)["time_s"] == pytest.approx(1.0)  # no link: memory takes no time
+    assert nobw.cost(1e12, 1e9)["time_s"] == approx(1.0)  # no link: memory takes no time
 
 
 def test_node_scale_and_logic():
     # pins: C V^2 scaling from 45 nm / 0.9 V, Vdd of the nearest known node (log distance)
-    assert dg.node_energy_scale(45e-9) == pytest.approx(1.0)
-    assert dg.node_energy_scale(14e-9) == pytest.approx((14 / 45) * (0.8 / 0.9) ** 2)
-    assert dg.node_energy_scale(11e-9) == pytest.approx((11 / 45) * (0.75 / 0.9) ** 2)  # nearest 10 nm
-    assert dg.node_energy_scale(12e-9) == pytest.approx((12 / 45) * (0.8 / 0.9) ** 2)  # nearest 14 nm
-    assert dg.node_energy_scale(180e-9) == pytest.approx(4 * (1.8 / 0.9) ** 2)
+    assert dg.node_energy_scale(45e-9) == approx(1.0)
+    assert dg.node_energy_scale(14e-9) == approx((14 / 45) * (0.8 / 0.9) ** 2)
+    assert dg.node_energy_scale(11e-9) == approx((11 / 45) * (0.75 / 0.9) ** 2)  # nearest 10 nm
+    assert dg.node_energy_scale(12e-9) == approx((12 / 45) * (0.8 / 0.9) ** 2)  # nearest 14 nm
+    assert dg.node_energy_scale(180e-9) == approx(4 * (1.8 / 0.9) ** 2)
     d = dg.DigitalLogic()
-    assert d.node_m == 45e-9 and d.scale == pytest.approx(1.0)
-    assert d.op_energy_j("fp16", "add") == pytest.approx(0.4e-12)
-    assert d.flop_energy_j() == pytest.approx(0.5 * (0.4e-12 + 1.1e-12))
-    assert d.flop_energy_j("int8") == pytest.approx(0.5 * (0.03e-12 + 0.2e-12))
+    assert d.node_m == 45e-9 and d.scale == approx(1.0)
+    assert d.op_energy_j("fp16", "add") == approx(0.4e-12)
+    assert d.flop_energy_j() == approx(0.5 * (0.4e-12 + 1.1e-12))
+    assert d.flop_energy_j("int8") == approx(0.5 * (0.03e-12 + 0.2e-12))
     # pins: a MAC accumulates at the wider precision: int8 mult + int32 add, fp16 mult + fp32 add
-    assert d.mac_energy_j() == pytest.approx(1.1e-12 + 0.9e-12)
-    assert d.mac_energy_j("int8") == pytest.approx(0.2e-12 + 0.1e-12)
-    assert d.mac_energy_j("fp32") == pytest.approx(3.7e-12 + 0.9e-12)
+    assert d.mac_energy_j() == approx(1.1e-12 + 0.9e-12)
+    assert d.mac_energy_j("int8") == approx(0.2e-12 + 0.1e-12)
+    assert d.mac_energy_j("fp32") == approx(3.7e-12 + 0.9e-12)
     tiny = dg.DigitalLogic(node_m=1e-15)
     # pins: never below k T ln2 per result bit
-    assert tiny.op_energy_j("int32", "add") == pytest.approx(32 * landauer_j())
+    assert tiny.op_energy_j("int32", "add") == approx(32 * landauer_j())
 
 
 @pytest.mark.parametrize("kind,target,ops", [

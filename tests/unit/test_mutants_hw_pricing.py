@@ -16,6 +16,11 @@ from hw_models.errors import HardwareConfigError
 from hw_models.pricing import HardwareCosts, tile_model
 
 
+def approx(expected, rel=1e-9, abs=0.0):
+    """pytest.approx without its 1e-12 absolute tolerance (energies here are ~1e-12 J and below)."""
+    return pytest.approx(expected, rel=rel, abs=abs)
+
+
 @pytest.fixture(scope="module")
 def pcm():
     return hw_models.load("pcm-hermes")
@@ -25,21 +30,21 @@ def test_digital_and_memory_unit_energies(pcm):
     c = HardwareCosts(pcm)
     logic = DigitalLogic(14e-9)
     # pins: the node, the precisions and the units of every non-tile action
-    assert c.node_m == pytest.approx(14e-9) and (c.precision, c.partial_sum_precision) == ("fp16", "int32")
-    assert c.digital_ops_per_s == pytest.approx(2e12)
+    assert c.node_m == approx(14e-9) and (c.precision, c.partial_sum_precision) == ("fp16", "int32")
+    assert c.digital_ops_per_s == approx(2e12)
     add = logic.op_energy_j("int32", "add")
-    assert c.unit_energy["shift_add"] == {"digital": pytest.approx(add)}
-    assert c.unit_energy["partial_sum_add"] == {"digital": pytest.approx(add)}
-    assert c.unit_energy["digital_op"] == {"digital": pytest.approx(logic.flop_energy_j("fp16"))}
-    assert c.unit_energy["digital_mac"] == {"digital": pytest.approx(logic.mac_energy_j("fp16"))}
-    assert c.unit_energy["sram_byte"] == {"memory": pytest.approx(mem.sram_energy_per_byte_j(32e3, 14e-9))}
-    assert c.unit_energy["offchip_byte"] == {"memory": pytest.approx(8 * 20e-12)}
+    assert c.unit_energy["shift_add"] == {"digital": approx(add)}
+    assert c.unit_energy["partial_sum_add"] == {"digital": approx(add)}
+    assert c.unit_energy["digital_op"] == {"digital": approx(logic.flop_energy_j("fp16"))}
+    assert c.unit_energy["digital_mac"] == {"digital": approx(logic.mac_energy_j("fp16"))}
+    assert c.unit_energy["sram_byte"] == {"memory": approx(mem.sram_energy_per_byte_j(32e3, 14e-9))}
+    assert c.unit_energy["offchip_byte"] == {"memory": approx(8 * 20e-12)}
     assert c.unit_energy["adc_conversion"] == pcm.tile_model.unit_energy["adc_conversion"]
     assert c.sources == {"digital": "Horowitz ISSCC 2014 (45 nm, 0.9 V)"}
     assert c.tile is pcm.tile_model and tile_model(pcm) is pcm.tile_model
     # pins: memory from [memory]: 4 MB buffer in 32 kB banks, DRAM at 20 pJ/bit, 102.4 GB/s
     m = c.memory
-    assert (m.buffer_bytes, m.offchip, m.offchip_bandwidth_bps) == (4e6, "dram", pytest.approx(102.4e9))
+    assert (m.buffer_bytes, m.offchip, m.offchip_bandwidth_bps) == (4e6, "dram", approx(102.4e9))
 
 
 def test_price_skips_zero_counts_and_refuses_unknown_actions(pcm):
@@ -47,8 +52,8 @@ def test_price_skips_zero_counts_and_refuses_unknown_actions(pcm):
     u = c.unit_energy
     # pins: counts x unit energy summed per component; zero counts skipped (even unknown ones)
     got = c.price({"sram_byte": 10, "shift_add": 3, "digital_op": 2, "nope": 0})
-    assert got == {"memory": pytest.approx(10 * u["sram_byte"]["memory"]),
-                   "digital": pytest.approx(3 * u["shift_add"]["digital"] + 2 * u["digital_op"]["digital"])}
+    assert got == {"memory": approx(10 * u["sram_byte"]["memory"]),
+                   "digital": approx(3 * u["shift_add"]["digital"] + 2 * u["digital_op"]["digital"])}
     with pytest.raises(KeyError, match=r"no unit cost for action 'nope' on pcm-hermes"):
         c.price({"nope": 1})
 
@@ -77,12 +82,12 @@ def test_defaults_and_refusals_of_incomplete_presets(pcm):
 def test_memory_hierarchy_from_params(pcm):
     p = pcm.params
     m = mem.MemoryHierarchy.from_params(p, 45e-9)
-    assert m.sram_j_per_byte == pytest.approx(20e-12 / 8)  # 32 kB bank at 45 nm: 20 pJ / 64 bit
+    assert m.sram_j_per_byte == approx(20e-12 / 8)  # 32 kB bank at 45 nm: 20 pJ / 64 bit
     hbm = mem.MemoryHierarchy.from_params({**p, "memory": {**p["memory"], "offchip": "hbm"}}, 45e-9)
     # pins: HBM priced per bit from its own key; a small buffer is one bank of its size
-    assert hbm.offchip == "hbm" and hbm.offchip_j_per_byte == pytest.approx(8 * 3.9e-12)
+    assert hbm.offchip == "hbm" and hbm.offchip_j_per_byte == approx(8 * 3.9e-12)
     small = dict(p["memory"], buffer_size=hw_models.config.Quantity(8e3, 8.0, "kB", "s"))
-    assert mem.MemoryHierarchy.from_params({**p, "memory": small}, 45e-9).sram_j_per_byte == pytest.approx(10e-12 / 8)
+    assert mem.MemoryHierarchy.from_params({**p, "memory": small}, 45e-9).sram_j_per_byte == approx(10e-12 / 8)
     nooff = {k: v for k, v in p["memory"].items() if k != "offchip"}
     assert mem.MemoryHierarchy.from_params({**p, "memory": nooff}, 45e-9).offchip == "dram"  # default
     for key in ("buffer_size", "dram_energy_per_bit", "offchip_bandwidth"):
@@ -102,5 +107,5 @@ def test_memory_hierarchy_from_params(pcm):
 ])
 def test_sram_energy_interpolation(size, pj64):
     # pins: Horowitz's 45 nm points, interpolated log-log, per byte = per 64 bits / 8
-    assert mem.sram_energy_per_byte_j(size) == pytest.approx(pj64 * 1e-12 / 8, rel=1e-9)
-    assert mem.sram_energy_per_byte_j(size, 14e-9) == pytest.approx(pj64 * 1e-12 / 8 * node_energy_scale(14e-9), rel=1e-9)
+    assert mem.sram_energy_per_byte_j(size) == approx(pj64 * 1e-12 / 8, rel=1e-9)
+    assert mem.sram_energy_per_byte_j(size, 14e-9) == approx(pj64 * 1e-12 / 8 * node_energy_scale(14e-9), rel=1e-9)
