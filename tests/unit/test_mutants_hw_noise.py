@@ -36,7 +36,7 @@ def test_mzi_matrix_is_the_product_of_its_parts(theta, phi, d1, d2):
     got = nz.mzi_matrix(torch.tensor(theta, dtype=torch.float64), torch.tensor(phi, dtype=torch.float64),
                         torch.tensor(d1, dtype=torch.float64), torch.tensor(d2, dtype=torch.float64))
     assert got.dtype == torch.complex128
-    assert torch.allclose(got, want, atol=1e-12)
+    assert torch.allclose(got, want, rtol=0, atol=1e-12)
     assert np.allclose(nz._mzi_np(np.array(theta), np.array(phi), d1, d2), want.numpy(), atol=1e-12)
     f32 = nz.mzi_matrix(torch.tensor([theta], dtype=torch.float32), torch.tensor([phi]), d1, d2)
     assert f32.dtype == torch.complex64 and f32.shape == (1, 2, 2)
@@ -58,7 +58,7 @@ def test_clements_round_trip(n):
     assert dec["n"] == n and len(dec["right"]) + len(dec["left"]) == n * (n - 1) // 2
     assert all(0 <= m < n - 1 for m, *_ in dec["right"] + dec["left"])
     rebuilt = nz.mesh_unitary(nz.mesh_phases_with_errors(dec, {}, None))
-    assert torch.allclose(rebuilt, u, atol=1e-10)
+    assert torch.allclose(rebuilt, u, rtol=0, atol=1e-10)
 
 
 def test_layers_columns():
@@ -284,3 +284,96 @@ def test_noise_defaults():
     assert d["model"] == "mzi" and d["t_inference_s"] == 0.0
     assert d["phase_bits"] == 8 and d["_sources"]["phase_bits"] == nz.DEFAULTS["mzi"]["phase_bits"][1]
     assert set(d) == set(nz.DEFAULTS["mzi"]) | {"model", "t_inference_s", "_sources"}
+
+
+# -- second round: exactness, layout, composition -----------------------------------------------
+def test_mzi_matrix_defaults_and_python_float_arguments():
+    t, f = 0.7, -1.3
+    # pins: couplers are 50:50 unless given; python-float splits and phi are taken at the
+    # precision of theta (float64 here: exact to 1e-15)
+    want = bs(0.0) @ ph(t) @ bs(0.0) @ ph(f)
+    got = nz.mzi_matrix(torch.tensor(t, dtype=torch.float64), f)
+    assert torch.allclose(got, want, rtol=0, atol=1e-14)
+    want = bs(0.013) @ ph(t) @ bs(0.021) @ ph(f)
+    got = nz.mzi_matrix(torch.tensor(t, dtype=torch.float64), f, 0.021, 0.013)
+    assert torch.allclose(got, want, rtol=0, atol=1e-14)
+
+
+def test_clements_layout_of_a_4_mode_mesh():
+    dec = nz.clements_decompose(_unitary(4, seed=5))
+    # pins: Clements' nulling order: even diagonals null from the right (modes 0 | 2 1 0),
+    # odd ones from the left (modes 1 2)
+    assert [m for m, *_ in dec["right"]] == [0, 2, 1, 0]
+    assert [m for m, *_ in dec["left"]] == [1, 2]
+    assert dec["diag"].shape == (2, 4) and dec["right"][0][1].dtype == torch.float64
+
+
+def test_mesh_unitary_applies_couplers_and_amplitudes():
+    t, f = torch.tensor([0.4], dtype=torch.float64), torch.tensor([1.2], dtype=torch.float64)
+    d1, d2 = torch.tensor([0.03], dtype=torch.float64), torch.tensor([-0.05], dtype=torch.float64)
+    amp = torch.tensor([0.5], dtype=torch.float64)
+    m = nz.mzi_matrix(t, f, d1, d2)
+    zero = torch.zeros(1, 2, dtype=torch.float64)
+    right = nz.mesh_unitary({"diag": zero, "right": [(0, t, f, d1, d2, amp)], "left": []})
+    left = nz.mesh_unitary({"diag": zero, "right": [], "left": [(0, t, f, d1, d2, None)]})
+    # pins: a right MZI multiplies from the right with its couplers' imbalance, scaled by its
+    # amplitude; a left one is the mirrored device (conjugate transpose) from the left
+    assert torch.allclose(right, 0.5 * m, rtol=0, atol=1e-14)
+    assert torch.allclose(left, m.conj().transpose(-1, -2), rtol=0, atol=1e-14)
+    diag = nz.mesh_unitary({"diag": torch.tensor([[0.3, -0.2]], dtype=torch.float64), "right": [], "left": []})
+    assert torch.allclose(diag[0], torch.diag(torch.exp(1j * torch.tensor([0.3, -0.2], dtype=torch.float64))),
+                          rtol=0, atol=1e-15)
+
+
+def _program_by_hand(w, rows, cols, bits, loss, blocks):
+    """program_mzi as its docstring states it, composed from the module's public steps."""
+    wn = (w / w.abs().amax(0)).double()
+    n = max(rows, cols)
+    a = torch.zeros(len(blocks), n, n, dtype=torch.float64)
+    for i, (r0, r1, c0, c1) in enumerate(blocks):
+        a[i, :c1 - c0, :r1 - r0] = wn[r0:r1, c0:c1].t()
+    uu, s, vh = torch.linalg.svd(a)
+    smax = s[:, :1]
+    sq = nz.quantize_symmetric(s / smax, bits) if bits else s / smax
+    um = nz.mesh_unitary(nz.mesh_phases_with_errors(nz.clements_decompose(uu.to(torch.complex128)), {}, None, loss))
+    vm = nz.mesh_unitary(nz.mesh_phases_with_errors(nz.clements_decompose(vh.to(torch.complex128)), {}, None, loss))
+    ae = ((um * sq.to(torch.complex128)[:, None, :]) @ vm).real * smax[:, :, None]
+    if loss:
+        ae = ae * (a.flatten(1).norm(dim=1) / ae.flatten(1).norm(dim=1))[:, None, None]
+    out = torch.zeros_like(wn)
+    for i, (r0, r1, c0, c1) in enumerate(blocks):
+        out[r0:r1, c0:c1] = ae[i, :c1 - c0, :r1 - r0].t()
+    return out
+
+
+def test_program_mzi_composition_with_loss_per_block():
+    g = torch.Generator().manual_seed(7)
+    w = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    w[2:, 1] *= 0.05  # a block with a small norm (< 1) and a small largest singular value
+    blocks = [(0, 2, 0, 2), (2, 4, 0, 2), (0, 2, 2, 3), (2, 4, 2, 3)]
+    eff, _ = nz.program_mzi(w, tile(2, 2, bits=4), {"model": "mzi"}, None, mzi_loss_db=0.7)
+    # pins: per block: SVD, quantized singular values, lossy meshes, the block's own receiver gain
+    want = _program_by_hand(w, 2, 2, 4, 0.7, blocks)
+    assert torch.allclose(eff.double(), want, rtol=0, atol=1e-6)
+
+
+def test_program_mzi_small_blocks_keep_their_scale():
+    w = torch.tensor([[1.0], [0.1]])
+    eff, _ = nz.program_mzi(w, tile(1, 1, bits=3), {"model": "mzi"}, None)
+    # pins: each block is quantized relative to its own largest singular value
+    assert torch.allclose(eff, w, rtol=0, atol=1e-6)
+    lossy, _ = nz.program_mzi(w, tile(1, 1, bits=3), {"model": "mzi"}, None, mzi_loss_db=3.0)
+    assert torch.allclose(lossy, w, rtol=0, atol=1e-6)  # the gain restores each block
+
+
+def test_program_mzi_draws_from_the_given_generator():
+    w = torch.randn(3, 3, generator=torch.Generator().manual_seed(8))
+    p = {"model": "mzi", "phase_error_rad": 0.05}
+    torch.manual_seed(1)
+    a, _ = nz.program_mzi(w, tile(3, 3), p, torch.Generator().manual_seed(9))
+    torch.manual_seed(2)
+    b, _ = nz.program_mzi(w, tile(3, 3), p, torch.Generator().manual_seed(9))
+    # pins: one chip instance per generator state, whatever the global RNG
+    assert torch.equal(a, b)
+    c, _ = nz.program_mzi(w, tile(3, 3), p, torch.Generator().manual_seed(10))
+    assert not torch.equal(a, c)
