@@ -345,3 +345,23 @@ def test_hw_show_text():
     assert not any("_sources" in ln or "_reference" in ln or "_file" in ln for ln in lines)
     assert not hw_show_text("rram").splitlines()[1].startswith("# overrides")
     assert _fmt("a") == "'a'" and _fmt(3) == "3" and _fmt(c.Quantity(1e-12, 1.0, "pJ", "s")) == "1 pJ    [s]"
+
+
+def test_validate_missing_tables_and_noise_position():
+    # pins: a preset without [hardware] or [chip] is told which required key is missing
+    raw = _raw()
+    del raw["hardware"]
+    assert _msg(lambda: c.validate(raw, "f.toml")) == "f.toml: [hardware] name: expected this required key, got 'missing'"
+    raw = _raw()
+    del raw["chip"]
+    assert _msg(lambda: c.validate(raw, "f.toml")) == "f.toml: [chip] tiles_per_chip: expected this required key, got 'missing'"
+    # pins: [noise] may come anywhere in the file; the tables after it are still read
+    raw = {"noise": {"model": "rram"}, **_raw(adc={"model": "fixed"})}
+    out = c.validate(raw, "f.toml")
+    assert out["adc"]["model"] == "fixed" and out["noise"]["model"] == "rram"
+    # pins: a file's values are checked under their own table name, the noise under the file name
+    assert _msg(lambda: c.validate(_raw(adc={"model": "x"}), "f.toml")) == \
+        "f.toml: [adc] model: expected one of ['survey', 'fixed', 'ideal'], got 'x'"
+    assert _msg(lambda: c.validate(_raw(noise={"zz": 1}), "f.toml")).startswith("f.toml: [noise] zz: expected one of")
+    # pins: noise overrides given to validate() reach the noise table
+    assert c.validate(_raw(), "f.toml", {"out_noise": 0.3})["noise"]["out_noise"] == 0.3

@@ -115,6 +115,49 @@ def test_mzi_accuracy_params(mzi):
     assert ideal.accuracy_params() == {("noise", "model")} and ideal.phase_bits is None
 
 
+def _mzi_without_detector_energy(mzi, energy=None):
+    import dataclasses
+    optics = {k: v for k, v in mzi.params["optics"].items() if k != "detector_energy"}
+    if energy is not None:
+        optics["detector_energy"] = hw_models.config.Quantity(energy, energy, "J", "test")
+    h = dataclasses.replace(mzi, params={**mzi.params, "optics": optics})
+    return type(mzi.tile_model)(h)
+
+
+def test_mzi_receiver_floor_is_optional(mzi):
+    m = _mzi_without_detector_energy(mzi)
+    shot_j = m.shot_noise_photons() * m.photon_j
+    # pins: without a receiver figure the detector needs the shot-noise floor only
+    assert m.detector_energy_j() == approx(shot_j)
+    assert m.photon_budget_params() == {("optics", "snr_margin")}
+    # pins: receiver floor = E_det x 2^bits; at exactly the shot floor the shot noise rules
+    at = _mzi_without_detector_energy(mzi, shot_j / 2 ** 8)
+    assert at.photon_budget_params() == {("optics", "snr_margin")}
+    half = _mzi_without_detector_energy(mzi, shot_j / 2 ** 8 / 2)
+    assert half.photon_budget_params() == {("optics", "snr_margin")}
+    assert half.detector_energy_j() == approx(shot_j)
+    above = _mzi_without_detector_energy(mzi, shot_j / 2 ** 8 * 1.01)
+    assert above.photon_budget_params() == {("optics", "detector_energy"), ("optics", "detector_quantum_efficiency"),
+                                            ("optics", "wavelength")}
+    assert above.detector_energy_j() == approx(shot_j * 1.01)
+
+
+def test_mzi_program_passes_loss_blocks_and_generator(mzi):
+    import torch
+    from hw_models import noise as nz
+    m = hw_models.load("mzi", rows=4, cols=4).tile_model
+    w = torch.randn(6, 5, generator=torch.Generator().manual_seed(0))
+    blocks = [(0, 3, 0, 4), (3, 6, 0, 4), (0, 3, 4, 5), (3, 6, 4, 5)]  # not the default 4 x 4 cut
+    torch.manual_seed(1)
+    pr = m.program(w, torch.Generator().manual_seed(2), blocks=blocks)
+    torch.manual_seed(3)
+    eff, scale = nz.program_mzi(w, m.tile, m.noise, torch.Generator().manual_seed(2),
+                                mzi_loss_db=m.q("mzi", "mzi_loss"), blocks=blocks)
+    # pins: the family programs the plan's blocks with its MZI loss and the caller's generator
+    assert torch.equal(pr.weights[0], eff) and torch.equal(pr.col_scale, scale)
+    assert pr.significance.tolist() == [1.0] and pr.weights.shape == (1, 6, 5)
+
+
 def test_mzi_program_is_one_slice(mzi):
     import torch
     w = torch.tensor([[1.0, -0.5], [0.25, 0.75]])
@@ -161,6 +204,10 @@ def test_price_and_describe():
         for comp, e in u.get(a, {}).items():
             want[comp] = want.get(comp, 0.0) + n * e
     assert m.price({**counts, "no_such_action": 5}) == approx(want)
+    mz = hw_models.load("mzi").tile_model
+    # pins: actions priced to the same component add up (DAC conversions and modulation: dac)
+    assert mz.price({"dac_conversion": 2, "modulation": 3}) == {
+        "dac": approx(2 * mz.unit_energy["dac_conversion"]["dac"] + 3 * mz.unit_energy["modulation"]["dac"])}
     assert m.pass_energy_j(10, 20) == approx(want)
     d = m.describe()
     # pins: the unit costs `analogc hw show --costs` prints
