@@ -433,6 +433,7 @@ def test_render_decoder_rows_and_nothing_for_no_reports(rep, dec_rep):
         ["decode energy / token", fs(s["decode_energy_per_token_j"], "J"), "nan J"],
         ["decode latency / token", fs(s["decode_latency_per_token_s"], "s"), "nan s"]]
     assert t1[3] == ["left", "right", "right"]
+    assert len(t1[2]) == 9 + 4  # the decoder rows come after the nine common ones
     assert len(notes) == 2
     c = dec_rep.compare("h100")
     assert t3[2][0][1] == (f"energy x{c['energy_ratio']:.3g}, speed x{c['speedup']:.3g}, "
@@ -447,6 +448,17 @@ def test_render_breakdown_of_a_report_without_energy(rep):
     _, t2, *_ = _render([rep, zero], baselines=["h100"])
     # pins: a report that spends nothing shows "0", not a division error
     assert all(r[2] == "0" for r in t2[2])
+
+
+def test_render_breakdown_of_reports_missing_components(rep):
+    import dataclasses
+    only_mem = dataclasses.replace(rep, breakdown={"memory": rep.breakdown["memory"]}, notes=[])
+    _, t2, _ = _render([only_mem], baselines=["h100"])
+    # pins: a component a report does not list counts as zero (left out when all are)
+    assert [r[0] for r in t2[2]] == ["memory"]
+    _, t2, *_ = _render([rep, only_mem], baselines=["h100"])
+    adc = [r for r in t2[2] if r[0] == "adc"][0]
+    assert adc[2] == "0 J (0%)"
 
 
 def test_render_uses_a_default_console(rep, monkeypatch):
@@ -471,5 +483,6 @@ def test_write_reports_files(rep, tmp_path, monkeypatch):
     assert summ.loc[0, "memory_j"] == approx(rep.breakdown["memory"])
     assert summ.loc[0, "energy_ratio_vs_h100"] == approx(rep.compare("h100")["energy_ratio"])
     assert (tmp_path / "out" / "energy_breakdown.png").read_bytes() == b"PNG1"
-    # pins: no reports -> only summary.csv
-    assert [p.name for p in rd.write_reports([], tmp_path / "empty")] == ["summary.csv"]
+    # pins: no reports -> only summary.csv; nested folders are made, existing ones reused
+    assert [p.name for p in rd.write_reports([], tmp_path / "a" / "b")] == ["summary.csv"]
+    assert [p.name for p in rd.write_reports([], tmp_path / "a" / "b")] == ["summary.csv"]

@@ -187,7 +187,10 @@ def test_plan_summary_dataframe_blocks_and_repr():
     # pins: blocks column-major, the last ones cut at K and N
     assert m.tile_blocks() == [(0, 128, 0, 70), (128, 256, 0, 70), (256, 300, 0, 70)]
     d = m.to_dict()
-    assert d["kind"] == "mvm" and d["tiles"] == 12 and d["op"] == "a"
+    import dataclasses
+    # pins: a plain dict of every field, the kind as its plain string (for json/yaml writers)
+    assert set(d) == {f.name for f in dataclasses.fields(m)}
+    assert type(d["kind"]) is str and d["kind"] == "mvm" and d["tiles"] == 12 and d["op"] == "a"
 
 
 def test_plan_without_tiles_has_zero_utilization():
