@@ -377,3 +377,52 @@ def test_program_mzi_draws_from_the_given_generator():
     assert torch.equal(a, b)
     c, _ = nz.program_mzi(w, tile(3, 3), p, torch.Generator().manual_seed(10))
     assert not torch.equal(a, c)
+
+
+def test_mesh_error_draws_are_reproducible_and_in_a_fixed_order():
+    dec = nz.clements_decompose(_unitary(3, seed=11, batch=2))
+    p = {"phase_error_rad": 0.02, "splitter_error_rad": 0.01, "loss_std_db": 0.1}
+    torch.manual_seed(0)
+    mesh = nz.mesh_phases_with_errors(dec, p, torch.Generator().manual_seed(4), mzi_loss_db=0.5)
+    # pins: the draws of one chip instance, by hand in the documented order: per MZI the two
+    # couplers, the loss, then the phase errors of theta and phi; the output phases last
+    g = torch.Generator().manual_seed(4)
+    assert mesh["n"] == 3
+    for side in ("right", "left"):
+        for (m, t, f), got in zip(dec[side], mesh[side]):
+            d1 = 0.01 * torch.randn(t.shape, generator=g, dtype=torch.float64)
+            d2 = 0.01 * torch.randn(t.shape, generator=g, dtype=torch.float64)
+            loss = 0.5 + 0.1 * torch.randn(t.shape, generator=g, dtype=torch.float64)
+            tt = t + 0.02 * torch.randn(t.shape, generator=g, dtype=torch.float64)
+            ff = f + 0.02 * torch.randn(t.shape, generator=g, dtype=torch.float64)
+            assert got[0] == m
+            assert torch.equal(got[1], tt) and torch.equal(got[2], ff)
+            assert torch.equal(got[3], d1) and torch.equal(got[4], d2)
+            assert torch.allclose(got[5], 10 ** (-loss / 20), rtol=1e-15, atol=0)
+    diag = dec["diag"] + 0.02 * torch.randn(dec["diag"].shape, generator=g, dtype=torch.float64)
+    assert torch.equal(mesh["diag"], diag)
+    # pins: without a loss spread no loss is drawn (the later draws do not shift)
+    p2 = {"phase_error_rad": 0.02}
+    a = nz.mesh_phases_with_errors(dec, p2, torch.Generator().manual_seed(4), mzi_loss_db=0.5)
+    g = torch.Generator().manual_seed(4)
+    t0 = dec["right"][0][1]
+    assert torch.equal(a["right"][0][1], t0 + 0.02 * torch.randn(t0.shape, generator=g, dtype=torch.float64))
+
+
+def test_rram_conductance_by_hand():
+    p = nz.noise_defaults("rram")
+    g = torch.tensor([0.0, 5.0, 20.0, 40.0])
+    gen = torch.Generator().manual_seed(3)
+    g0, gt = nz.rram_conductance_at(g, 100000.0, p, gen)
+    # pins: one draw z per device; the std at t is the fit of the latest time <= t (1 day here),
+    # at t0 the 1 s fit; polynomials in g / 40 uS, clipped at 0
+    z = torch.randn(g.shape, generator=torch.Generator().manual_seed(3))
+
+    def poly(c, x):
+        return sum(ci * x ** i for i, ci in enumerate(c))
+    c1, cday = p["prog_coeffs_us_by_time"]["1"], p["prog_coeffs_us_by_time"]["86400"]
+    s1 = poly(c1, g / 40).clamp(min=0)
+    sd = poly(cday, g / 40).clamp(min=0)
+    assert torch.allclose(g0, (g + s1 * z).clamp(min=0), rtol=1e-6, atol=1e-6)
+    assert torch.allclose(gt, (g + sd * z).clamp(min=0), rtol=1e-6, atol=1e-6)
+    assert float(s1.min()) < 1.0  # small stds occur (a clamp at 1 would show)
