@@ -488,3 +488,48 @@ def test_crossbar_program_slices():
     one = sram.program(w, None)
     assert one.weights.shape == (1, 2, 2) and one.significance.tolist() == [1.0]
     assert torch.allclose(one.weights[0], torch.round(w * 127) / 127)
+
+
+def _without(h, section, key):
+    import dataclasses
+    table = {k: v for k, v in h.params[section].items() if k != key}
+    return type(h.tile_model)(dataclasses.replace(h, params={**h.params, section: table}))
+
+
+def test_optional_optics_constants(fs):
+    import dataclasses
+    # pins: snr_margin defaults to 1 (the bare shot-noise floor); SLM holding power to 0
+    m = _without(fs, "optics", "snr_margin")
+    assert m.shot_noise_photons() == approx(4 ** 8 / 0.8)
+    assert _without(fs, "freespace", "slm_static_power").static_power_w() == 0.0
+    hot = hw_models.load("freespace", **{"freespace.slm_static_power": "2 W"}).tile_model
+    assert hot.static_power_w() == 2.0 and hot.unit_energy["tile_second"] == {"static": 2.0}
+    # pins: an MZI mesh has no detector read-out noise in photons
+    assert hw_models.load("mzi").tile_model.detector_noise_photons() == 0.0
+
+
+def test_optical_noise_std(fs):
+    import torch
+    m = fs.tile_model
+    xn = torch.tensor([[1.0, 0.5, 0.0, 0.25]])
+    wn = torch.tensor([[1.0], [-1.0], [0.5], [0.0]])
+    ppm = m.detected_photons_per_mac(4)
+    s = 1.0 + 0.5
+    det = 2 * (1.6 / ppm) ** 2
+    # pins: var = s / ppm + detectors (read noise / ppm)^2 + out_noise^2 (Wang et al. 2022 form)
+    assert torch.allclose(m.noise_std(xn, wn), torch.sqrt(torch.tensor([[s / ppm + det]])), rtol=1e-6, atol=0)
+    ideal = hw_models.load("freespace", **{"noise.model": "ideal"}).tile_model
+    assert ideal.noise_std(xn, wn) == 0.0 and not ideal.signal_dependent_noise and m.signal_dependent_noise
+
+
+def test_charge_mismatch_draws_by_hand():
+    import torch
+    from hw_models import noise as nz
+    w = torch.tensor([[0.5, -1.0], [1.0, 0.25]])
+    h = hw_models.load("charge-jia2020", **{"noise.cap_mismatch": 0.05})
+    ps = h.tile_model.program(w, torch.Generator().manual_seed(5), per_slice=True)
+    bits, sig, _ = nz.program_crossbar(w, h.tile, {"model": "sram"}, None, per_slice=True)
+    g = torch.Generator().manual_seed(5)
+    for s in range(bits.shape[0]):  # pins: each bit cell scaled by (1 + sigma z), slice by slice
+        bits[s].mul_(1 + 0.05 * torch.randn(bits[s].shape, generator=g, dtype=bits.dtype))
+    assert torch.equal(ps.weights, bits) and torch.equal(ps.significance, sig)
