@@ -130,7 +130,7 @@ def test_compare_ratios_are_baseline_over_this(rep):
 
 def test_ratio_of_zero_denominators():
     # pins: x/0 is inf for x > 0 and 1 for 0/0 (two systems that spend nothing are equal)
-    assert rp._ratio(2.0, 0.0) == math.inf
+    assert rp._ratio(2.0, 0.0) == math.inf and rp._ratio(0.5, 0.0) == math.inf
     assert rp._ratio(0.0, 0.0) == 1.0
     assert rp._ratio(3.0, 2.0) == 1.5
 
@@ -332,6 +332,41 @@ def test_baseline_flops_and_bytes(name):
     assert out["energy_per_flop_j"] == b.energy_per_flop_j
     assert out["breakdown_j"] == {k: c[k] for k in ("digital", "memory", "static")}
     assert "decode_energy_per_token_j" not in out
+
+
+def test_baseline_sums_every_digital_op_and_embedding():
+    g = Graph("d", "manual")
+    g.add(Op(name="e1", kind=OpKind.EMBEDDING, target="embedding", elements=100))
+    g.add(Op(name="e2", kind=OpKind.EMBEDDING, target="embedding", elements=50), ["e1"])
+    g.add(Op(name="n", kind=OpKind.NORM, target="layer_norm", elements=30), ["e2"])
+    g.add(Op(name="r", kind=OpKind.ACTIVATION, target="aten.relu", elements=40), ["n"])
+    g.add(Op(name="fc", kind=OpKind.MVM, target="linear", in_features=8, out_features=4, vectors=2), ["r"])
+    b = hw_models.baseline("digital-int8")
+    out = bl.baseline_estimate(g, "digital-int8")
+    # pins: every digital op's arithmetic (a relu is one op per element), every embedding's rows
+    flops = 2 * 8 * 4 * 2 + 30 * 8 + 40 * 1
+    c = b.cost(flops, 8 * 4 * 1 + 150 * 1)
+    assert out["energy_j"] == approx(c["digital"] + c["memory"] + c["static"])
+    assert out["tops_per_w"] == 2 * 64 / out["energy_j"] / 1e12
+
+
+def test_baseline_of_an_empty_graph_and_decoder_defaults():
+    out = bl.baseline_estimate(Graph("empty", "manual"), "h100")
+    # pins: nothing to do: zero energy and time, infinite rates (not a division error)
+    assert out["energy_j"] == 0.0 and out["throughput_inf_per_s"] == math.inf and out["tops_per_w"] == math.inf
+    g = graph(decoder=True)
+    del g.meta["batch"]
+    b = hw_models.baseline("digital-int8")
+    # pins: one sequence unless the meta says otherwise; the cache at the baseline's width (1 B)
+    kv = dc.kv_cache_bytes(g.meta, bytes_per_value=1)
+    assert kv == dc.kv_cache_bytes(g.meta) / 2
+    from hw_models.digital import ops_per_element
+    flops = 2 * 300 * 70 * 5 + 350 * ops_per_element("softmax", "softmax")
+    d = b.cost(flops / 4, 300 * 70 + 1000 / 4 + kv)
+    out = bl.baseline_estimate(g, "digital-int8")
+    assert out["decode_energy_per_token_j"] == approx(d["digital"] + d["memory"] + d["static"])
+    full = b.cost(flops, 300 * 70 + 1000 + kv)
+    assert out["energy_j"] == approx(full["digital"] + full["memory"] + full["static"])
 
 
 def test_baseline_decoder_split():
