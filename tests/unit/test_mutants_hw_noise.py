@@ -426,3 +426,117 @@ def test_rram_conductance_by_hand():
     assert torch.allclose(g0, (g + s1 * z).clamp(min=0), rtol=1e-6, atol=1e-6)
     assert torch.allclose(gt, (g + sd * z).clamp(min=0), rtol=1e-6, atol=1e-6)
     assert float(s1.min()) < 1.0  # small stds occur (a clamp at 1 would show)
+
+
+# -- crossbar devices ---------------------------------------------------------------------------
+def _poly_hand(c, x):
+    return sum(ci * x ** i for i, ci in enumerate(c))
+
+
+def test_pcm_steps_by_hand():
+    p = nz.noise_defaults("pcm")
+    g = torch.tensor([0.0, 2.0, 12.5, 25.0])
+    gm = p["prog_coeffs_g_ref_us"]
+    # pins: programming noise std = poly(g / g_max) (Nandakumar), one draw per device, >= 0
+    got = nz.pcm_programming_noise(g, p, torch.Generator().manual_seed(1))
+    z = torch.randn(g.shape, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(got, (g + _poly_hand(p["prog_coeffs_us"], g / gm) * z).clamp(min=0), rtol=1e-6, atol=1e-7)
+    # pins: nu = |clip(a ln(g/gmax) + b) + clip(a' ln + b') z|
+    nu = nz.pcm_drift_nu(g, p, torch.Generator().manual_seed(2))
+    lg = torch.log((g / gm).abs().clamp(min=1e-7))
+    a, b, lo, hi = p["drift_nu_mean"]
+    mu = (a * lg + b).clamp(lo, hi)
+    a, b, lo, hi = p["drift_nu_std"]
+    sd = (a * lg + b).clamp(lo, hi)
+    z = torch.randn(g.shape, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(nu, (mu + sd * z).abs(), rtol=1e-6, atol=1e-7)
+    # pins: drift factor ((t + t0) / t0)^-nu
+    t0 = p["drift_t0_s"]
+    assert torch.allclose(nz.pcm_drift_factor(nu, 100.0, p), ((100.0 + t0) / t0) ** (-nu))
+    # pins: 1/f read noise Q_s(g) sqrt(ln((t + t_read) / (2 t_read))), t counted from t0
+    c, e, qmax = p["read_1f"]
+    t = 100.0 + t0
+    qs = (c / ((g.abs() / gm) ** e).clamp(min=1e-3)).clamp(max=qmax)
+    want = qs * math.sqrt(math.log((t + p["t_read_s"]) / (2 * p["t_read_s"])))
+    assert torch.allclose(nz.pcm_read_noise_std(g, 100.0, p), want, rtol=1e-6, atol=0)
+
+
+def test_pcm_conductance_composition_by_hand():
+    p = nz.noise_defaults("pcm")
+    g = torch.tensor([1.0, 5.0, 20.0])
+    g0, gt = nz.pcm_conductance_at(g, 50.0, p, torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)
+    # pins: programming, drift exponents, then one read-noise draw, in that order
+    gp = nz.pcm_programming_noise(g, p, gen)
+    nu = nz.pcm_drift_nu(g, p, gen)
+    z = torch.randn(g.shape, generator=gen)
+    g_t = gp * nz.pcm_drift_factor(nu, 50.0, p)
+    g_t = (g_t + g_t.abs() * nz.pcm_read_noise_std(gp, 50.0, p) * z).clamp(min=0)
+    assert torch.equal(g0, gp) and torch.allclose(gt, g_t, rtol=1e-6, atol=0)
+
+
+def _exact_pcm(nu=0.0):
+    """PCM parameters without noise: exact programming, a uniform drift exponent ``nu``."""
+    p = nz.noise_defaults("pcm")
+    p.update(prog_coeffs_us=[0.0, 0.0, 0.0], drift_nu_mean=[0.0, nu, nu, nu], drift_nu_std=[0.0, 0.0, 0.0, 0.0],
+             read_1f=[0.0, 0.65, 0.0])
+    return p
+
+
+def xtile(wb=8, cb=8, dpc=1):
+    return SimpleNamespace(weight_bits=wb, cell_bits=cb, slices=-(-wb // cb), devices_per_cell=dpc)
+
+
+@pytest.mark.parametrize("dpc,cb", [(1, 8), (2, 8), (4, 8), (1, 2), (4, 4)])
+def test_exact_devices_hold_the_quantized_weight(dpc, cb):
+    w = torch.tensor([[0.5, -1.0, 0.0], [1.0, 0.25, -0.3]])
+    wq = nz.quantize_symmetric(w / w.abs().amax(0), 8)
+    eff, scale = nz.program_crossbar(w, xtile(8, cb, dpc), _exact_pcm(), None)
+    # pins: with exact devices the conductance difference (differential pairs, or one device
+    # around the mid-scale reference) and the shift-add of the slices give back the weight
+    assert torch.allclose(eff, wq, rtol=0, atol=1e-6)
+    assert torch.allclose(scale, w.abs().amax(0))
+    sl, sig, _ = nz.program_crossbar(w, xtile(8, cb, dpc), _exact_pcm(), None, per_slice=True)
+    assert torch.allclose(torch.tensordot(sig, sl, dims=1), wq, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("t", [0.5, 3600.0])
+def test_drift_compensation_undoes_a_uniform_drift(t):
+    w = torch.tensor([[1.0, 0.5], [-0.5, 1.0], [0.25, -0.75]])
+    wq = nz.quantize_symmetric(w / w.abs().amax(0), 8)
+    p = _exact_pcm(nu=0.05)
+    p["drift_compensation"] = False
+    drifted, _ = nz.program_crossbar(w, xtile(8, 8, 2), p, None, t_inference_s=t)
+    factor = ((t + p["drift_t0_s"]) / p["drift_t0_s"]) ** -0.05
+    # pins: a uniform drift scales every weight by ((t + t0)/t0)^-nu ...
+    assert torch.allclose(drifted, wq * factor, rtol=1e-5, atol=0)
+    p["drift_compensation"] = True
+    comp, _ = nz.program_crossbar(w, xtile(8, 8, 2), p, None, t_inference_s=t)
+    # ... which the global compensation (reference read-out at t0 vs t) removes, at any t > 0
+    assert torch.allclose(comp, wq, rtol=1e-5, atol=1e-7)
+    sl, sig, _ = nz.program_crossbar(w, xtile(8, 8, 2), p, None, t_inference_s=t, per_slice=True)
+    assert torch.allclose(torch.tensordot(sig, sl, dims=1), wq, rtol=1e-5, atol=1e-7)
+    small = torch.tensor([[1.0], [-0.5]])  # reference read-out 0.5 (< 1) is still compensated
+    assert torch.allclose(nz.program_crossbar(small, xtile(8, 8, 2), p, None, t_inference_s=t)[0],
+                          nz.quantize_symmetric(small, 8), rtol=1e-5, atol=1e-7)
+    zero = torch.tensor([[1.0], [-1.0]])  # reference read-out 0: nothing to compensate with
+    assert torch.isfinite(nz.program_crossbar(zero, xtile(8, 8, 2), p, None, t_inference_s=t)[0]).all()
+
+
+def test_program_crossbar_ideal_sram_and_edge_cases():
+    w = torch.tensor([[0.5, -1.0], [1.0, 0.25]], dtype=torch.float64)
+    wn = (w / w.abs().amax(0)).float()
+    # pins: ideal: one slice of significance 1 holding the unquantized weight, as float32
+    sl, sig, sc = nz.program_crossbar(w, xtile(), {"model": "ideal"}, None, per_slice=True)
+    assert sl.shape == (1, 2, 2) and sig.tolist() == [1.0] and torch.allclose(sl[0], wn)
+    eff, sc = nz.program_crossbar(w, xtile(), {"model": "ideal"}, None)
+    assert eff.dtype == torch.float32 and torch.allclose(eff, wn)
+    # pins: sram with one 8-bit slice holds the quantized weight itself (significance 1)
+    sl, sig, _ = nz.program_crossbar(w, xtile(8, 8), {"model": "sram"}, None, per_slice=True)
+    assert torch.allclose(sl[0], nz.quantize_symmetric(wn, 8)) and sig.tolist() == approx([1.0], rel=1e-6)
+    # pins: 1-bit weights: sign only
+    sl, sig, _ = nz.program_crossbar(w, xtile(1, 1), {"model": "sram"}, None, per_slice=True)
+    assert sl[0].tolist() == [[0.0, -1.0], [1.0, 0.0]] and sig.tolist() == [1.0]  # 0.5 rounds to even
+    # pins: a column of tiny weights keeps its own scale down to 1e-12
+    tiny = torch.tensor([[1e-9, 1.0]])
+    assert nz.program_crossbar(tiny, xtile(), {"model": "ideal"}, None)[1].tolist() == [approx(1e-9, rel=1e-6), 1.0]
