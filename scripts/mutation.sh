@@ -13,6 +13,9 @@
 # traced) and tests/test_mutants_*.py (mutation tests too slow for tests/unit's 30 s budget,
 # e.g. the matplotlib figure). Set MUTATION_TESTS to change that, e.g.
 #   MUTATION_TESTS="tests/unit tests/test_mutants_*.py tests/test_estimate.py" scripts/mutation.sh
+# Deselected for every mutant: tests/unit/test_parameters_reach_the_right_view.py::
+# test_every_parameter_reaches_its_view (one per preset, 1-6 s each, 25 s together): it covers
+# nearly every function, so each surviving mutant would pay its 25 s (hours in all on 2 cores).
 # MUTATION_PYTEST_ARGS adds pytest options (e.g. --deselect of a test that fails on the clean
 # tree: mutmut needs every selected test green before it mutates anything).
 #
@@ -72,6 +75,7 @@ EOF
   echo "    -q"
   echo "    -p"
   echo "    no:cacheprovider"
+  echo "    --deselect=tests/unit/test_parameters_reach_the_right_view.py::test_every_parameter_reaches_its_view"
   for a in ${MUTATION_PYTEST_ARGS:-}; do echo "    $a"; done
 } > "$WORK/setup.cfg"
 
