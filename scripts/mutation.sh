@@ -29,8 +29,43 @@
 # At the end it prints killed / survived / timeout / no tests / total and the killed
 # percentage, per package and overall (timeouts count as killed: the mutant never finishes).
 #
-# Equivalent mutants left alive (they cannot change behaviour; listed with the reason):
-#   (filled in below, after the survivors were studied)
+# Equivalent mutants left alive (they cannot change behaviour; one line each, with the reason):
+#   converters._read_survey: open(newline=None) or no newline argument: the csv has no quoted
+#     newlines, universal-newline reading gives the same rows
+#   config.validate: raw.get("tile", None) / raw.get("tile", ): guarded by isinstance(..., dict)
+#   config.validate: continue -> break in the required-key loop of a baseline: "hardware" comes
+#     first in _REQUIRED, the other tables are skipped either way
+#   config.preset_names: .get("hardware", None): every shipped preset has a [hardware] table
+#   describe.hw_show_text: continue -> break on "_"-entries (they come last: load_params adds
+#     _reference/_file/_overrides at the end, validate_noise puts _sources last); the noise-only
+#     source lookup with "or True" or .get("_sources", None) (other tables have no _sources)
+#   describe._fmt: repr(v) for every value: repr == str for the int/float/bool values of presets
+#   family/charge/mzi/freespace .program: defaults of per_slice / t_inference_s in signatures
+#     that the method ignores or that every caller passes (TileFamily.program is abstract)
+#   family.describe: pass_time_s(None, cols): no family's pass time depends on the rows
+#   mzi.actions_per_pass: photons_per_output(None): the MZI photon budget does not use the rows
+#   noise.mzi_matrix: cdt = None: torch.polar already returns the complex dtype of theta
+#   noise.clements_decompose: x.shape[+1] / x.shape[-2] (square matrices); .to(None) (only the
+#     precision of a complex64 input, which is not exactly unitary anyway)
+#   noise.mesh_phases_with_errors: p.get(key, None) or p.get(key, ) (None is falsy like 0.0);
+#     "kappa or seq" and "nb or True" (they add kappa * 0 or 0)
+#   noise.program_mzi / mesh_unitary: dtype=None / .to(None) on intermediates and cdt = None
+#     (float32 rounding below the float32 output; the meshes convert to complex128 themselves)
+#   noise.program_crossbar: "out = ... if per_slice or True" (a buffer nobody returns); digit_of
+#     "or True" / "slices >= 1" with one slice (remainder of a magnitude below the base); gp_t
+#     with "sign >= 0" (frac is 0 where the sign is 0)
+#   noise / charge: torch.randn(dtype=None) on float32 tensors (the default dtype is float32)
+#   charge.program: ideal path with tile=None or gen=None (ideal neither reads the tile nor
+#     draws); sram path with gen=None (exact bits draw nothing); cap_mismatch defaults (the
+#     validated noise table always has the key)
+#   estimate.report: to_csv(index=None) (pandas treats it as False); to_text "energy_j >= 0"
+#     (a positive component implies a positive total); compare "or" on decode keys (report
+#     and baseline read the same graph meta)
+#   estimate.decoder.kv_cache_bytes: "/" for "//" inside int() (positive sizes truncate alike)
+#   estimate.render: float("NAN") for float("nan"); matplotlib.use("agg"/"AGG") and
+#     savefig(format=None/"PNG") (case-insensitive, png is the default); color "#4C72B0";
+#     ylim(None, 100) (bars start at 0)
+#   mapping.plan.to_dataframe: float("NAN")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
