@@ -365,3 +365,35 @@ def test_validate_missing_tables_and_noise_position():
     assert _msg(lambda: c.validate(_raw(noise={"zz": 1}), "f.toml")).startswith("f.toml: [noise] zz: expected one of")
     # pins: noise overrides given to validate() reach the noise table
     assert c.validate(_raw(), "f.toml", {"out_noise": 0.3})["noise"]["out_noise"] == 0.3
+
+
+# -- the Hardware records (hw_models.base) ------------------------------------------------------
+def test_tile_chip_hardware_checks():
+    from hw_models.base import ChipSpec, Hardware, TileSpec
+    # pins: the messages of the records built in code
+    with pytest.raises(ValueError, match=r"^tile.family: expected one of \['charge', 'crossbar', 'freespace', 'mzi'\], "
+                                         r"got 'x'$"):
+        TileSpec("x", 4, 4)
+    for k in ("rows", "cols", "weight_bits", "cell_bits", "devices_per_cell"):
+        for bad in (0, True, 2.0):
+            with pytest.raises(ValueError, match=rf"^tile.{k}: expected a positive integer, got {bad!r}$"):
+                TileSpec("crossbar", **{"rows": 4, "cols": 4, k: bad})
+    t = TileSpec("crossbar", 4, 4, weight_bits=8, cell_bits=3, devices_per_cell=2)
+    assert (t.slices, t.cells_per_weight) == (3, 6)  # ceil(8/3) slices x 2 devices
+    assert TileSpec("crossbar", 1, 1).slices == 1
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match=rf"^chip.tiles_per_chip: expected a positive integer, got {bad!r}$"):
+            ChipSpec(bad)
+    for bad in (0, 2.0):
+        with pytest.raises(ValueError, match=rf"^chip.chips: expected a positive integer or none, got {bad!r}$"):
+            ChipSpec(1, bad)
+    assert ChipSpec(1).chips is None and ChipSpec(1, 1).chips == 1
+    with pytest.raises(ValueError, match=r"^dynamic_matmul: expected one of \('digital', 'analog'\), got 'x'$"):
+        Hardware("h", t, ChipSpec(1), dynamic_matmul="x")
+    with pytest.raises(ValueError, match=r"^dynamic_matmul: 'analog' needs a tile with dynamic_operands; crossbar "
+                                         r"tile of 'h' has none$"):
+        Hardware("h", t, ChipSpec(1), dynamic_matmul="analog")
+    h = Hardware("h", TileSpec("crossbar", 4, 4, dynamic_operands=True), ChipSpec(1), dynamic_matmul="analog")
+    assert (h.family, h.source_file, h.input_bits, h.output_bits, h.description) == ("crossbar", None, 8, 8, "")
+    p = hw_models.load("rram")
+    assert p.source_file.endswith("rram.toml") and p.tile_model is p.tile_model  # built once
