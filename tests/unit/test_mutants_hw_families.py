@@ -533,3 +533,143 @@ def test_charge_mismatch_draws_by_hand():
     for s in range(bits.shape[0]):  # pins: each bit cell scaled by (1 + sigma z), slice by slice
         bits[s].mul_(1 + 0.05 * torch.randn(bits[s].shape, generator=g, dtype=bits.dtype))
     assert torch.equal(ps.weights, bits) and torch.equal(ps.significance, sig)
+
+
+# -- which parameters change what a deployed model computes (the claim the parameter sweep checks)
+# pinned per preset here, so that a fault in the claim shows without the 25 s sweep
+ACCURACY_KEYS = {
+    'pcm-hermes': {
+        ('adc', 'model'),
+        ('dac', 'model'),
+        ('hardware', 'input_bits'),
+        ('hardware', 'output_bits'),
+        ('noise', 'adc_range'),
+        ('noise', 'drift_t0_s'),
+        ('noise', 'model'),
+        ('noise', 'out_noise'),
+        ('noise', 'prog_coeffs_g_ref_us'),
+        ('noise', 'prog_coeffs_us'),
+        ('noise', 'read_1f'),
+        ('noise', 'read_noise'),
+        ('noise', 't_inference_s'),
+        ('noise', 't_read_s'),
+        ('tile', 'cell_bits'),
+        ('tile', 'devices_per_cell'),
+        ('tile', 'input_encoding'),
+        ('tile', 'rows'),
+        ('tile', 'static_weights'),
+        ('tile', 'weight_bits'),
+    },
+    'rram': {
+        ('adc', 'model'),
+        ('dac', 'model'),
+        ('hardware', 'input_bits'),
+        ('hardware', 'output_bits'),
+        ('noise', 'adc_range'),
+        ('noise', 'model'),
+        ('noise', 'out_noise'),
+        ('noise', 'prog_coeffs_g_ref_us'),
+        ('noise', 'prog_coeffs_us_by_time'),
+        ('noise', 'read_noise'),
+        ('noise', 't_inference_s'),
+        ('tile', 'cell_bits'),
+        ('tile', 'devices_per_cell'),
+        ('tile', 'input_encoding'),
+        ('tile', 'rows'),
+        ('tile', 'static_weights'),
+        ('tile', 'weight_bits'),
+    },
+    'sram-cim': {
+        ('adc', 'model'),
+        ('dac', 'model'),
+        ('hardware', 'input_bits'),
+        ('hardware', 'output_bits'),
+        ('noise', 'adc_range'),
+        ('noise', 'model'),
+        ('noise', 'out_noise'),
+        ('tile', 'cell_bits'),
+        ('tile', 'input_encoding'),
+        ('tile', 'rows'),
+        ('tile', 'static_weights'),
+        ('tile', 'weight_bits'),
+    },
+    'charge-jia2020': {
+        ('adc', 'model'),
+        ('charge', 'cell_capacitance'),
+        ('charge', 'drive_voltage'),
+        ('dac', 'model'),
+        ('hardware', 'input_bits'),
+        ('hardware', 'output_bits'),
+        ('noise', 'adc_range'),
+        ('noise', 'cap_mismatch'),
+        ('noise', 'model'),
+        ('noise', 'out_noise'),
+        ('tile', 'cell_bits'),
+        ('tile', 'input_encoding'),
+        ('tile', 'rows'),
+        ('tile', 'static_weights'),
+        ('tile', 'weight_bits'),
+    },
+    'mzi': {
+        ('adc', 'model'),
+        ('dac', 'model'),
+        ('hardware', 'input_bits'),
+        ('hardware', 'output_bits'),
+        ('mzi', 'mzi_loss'),
+        ('noise', 'adc_range'),
+        ('noise', 'crosstalk'),
+        ('noise', 'loss_std_db'),
+        ('noise', 'model'),
+        ('noise', 'out_noise'),
+        ('noise', 'phase_bits'),
+        ('noise', 'phase_error_rad'),
+        ('noise', 'splitter_error_rad'),
+        ('optics', 'detector_energy'),
+        ('optics', 'detector_quantum_efficiency'),
+        ('optics', 'wavelength'),
+        ('tile', 'cols'),
+        ('tile', 'rows'),
+        ('tile', 'static_weights'),
+        ('tile', 'weight_bits'),
+    },
+    'freespace': {
+        ('adc', 'model'),
+        ('dac', 'model'),
+        ('hardware', 'input_bits'),
+        ('hardware', 'output_bits'),
+        ('noise', 'adc_range'),
+        ('noise', 'detector_noise_photons'),
+        ('noise', 'model'),
+        ('noise', 'out_noise'),
+        ('optics', 'snr_margin'),
+        ('tile', 'devices_per_cell'),
+        ('tile', 'rows'),
+        ('tile', 'static_weights'),
+        ('tile', 'weight_bits'),
+    },
+    'ideal': {
+        ('noise', 'model'),
+    },
+}
+
+
+@pytest.mark.parametrize("preset", sorted(ACCURACY_KEYS))
+def test_accuracy_params_per_preset(preset):
+    # pins: the (table, key) set each family declares for its shipped preset
+    assert hw_models.load(preset).tile_model.accuracy_params() == ACCURACY_KEYS[preset]
+
+
+def test_accuracy_params_follow_the_configuration():
+    base = ACCURACY_KEYS["pcm-hermes"]
+    # pins: drift keys join once the read time is after programming; ideal converters drop
+    # their resolutions and the ADC range
+    later = hw_models.load("pcm-hermes", **{"noise.t_inference_s": 10.0}).tile_model.accuracy_params()
+    assert later == base | {("noise", "drift_nu_mean"), ("noise", "drift_nu_std"), ("noise", "drift_compensation")}
+    exact = hw_models.load("pcm-hermes", adc_model="ideal", dac_model="ideal").tile_model.accuracy_params()
+    assert exact == base - {("hardware", "input_bits"), ("hardware", "output_bits"), ("noise", "adc_range")}
+    half = hw_models.load("pcm-hermes", adc_model="ideal").tile_model.accuracy_params()
+    assert half == base - {("hardware", "output_bits"), ("noise", "adc_range")}
+    ideal_charge = hw_models.load("charge-jia2020", **{"noise.model": "ideal"}).tile_model.accuracy_params()
+    assert ideal_charge == {("noise", "model")}
+    assert hw_models.load("freespace", **{"noise.model": "ideal"}).tile_model.accuracy_params() == {("noise", "model")}
+    assert hw_models.load("mzi", **{"noise.model": "ideal"}).tile_model.accuracy_params() == {("noise", "model")}
