@@ -521,3 +521,25 @@ def test_write_reports_files(rep, tmp_path, monkeypatch):
     # pins: no reports -> only summary.csv; nested folders are made, existing ones reused
     assert [p.name for p in rd.write_reports([], tmp_path / "a" / "b")] == ["summary.csv"]
     assert [p.name for p in rd.write_reports([], tmp_path / "a" / "b")] == ["summary.csv"]
+
+
+def test_digital_matmuls_and_mvms_in_the_rollup():
+    g = Graph("d", "manual")
+    g.add(Op(name="fc", kind=OpKind.MVM, target="linear", in_features=30, out_features=7, vectors=5, groups=2))
+    g.add(Op(name="qk", kind=OpKind.MATMUL, target="matmul", in_features=8, out_features=6, vectors=4, groups=3),
+          ["fc"])
+    plan = analogc.compile(g, hw="pcm-hermes", digital=["fc"])
+    roll = CostRollup(plan)
+    fc, qk = roll.per_op()
+    ops = roll.costs.digital_ops_per_s
+    # pins: a digital product costs its MACs and moves inputs, weights and outputs through the
+    # buffer at 2 bytes: groups x (M K + K N + M N) x 2; it takes 2 MACs / ops per second
+    assert qk["placement"] == "digital" and qk["counts"] == {"digital_mac": 3 * 4 * 8 * 6,
+                                                           "sram_byte": 3 * (4 * 8 + 8 * 6 + 4 * 6) * 2}
+    assert qk["time_s"] == approx(2 * 3 * 4 * 8 * 6 / ops) and qk["per_step_counts"] == {}
+    # pins: a digital mvm also streams its weight from off-chip, every decode step in full
+    wb = 2 * 30 * 7 * 2
+    assert fc["counts"] == {"digital_mac": 2 * 5 * 30 * 7, "sram_byte": 2 * (5 * 30 + 30 * 7 + 5 * 7) * 2,
+                            "offchip_byte": wb}
+    assert fc["per_step_counts"] == {"offchip_byte": wb, "sram_byte": wb}
+    assert fc["offchip_bytes"] == wb and fc["per_step_offchip_bytes"] == wb and fc["tiles"] == 0
