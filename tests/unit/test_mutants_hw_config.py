@@ -397,3 +397,19 @@ def test_tile_chip_hardware_checks():
     assert (h.family, h.source_file, h.input_bits, h.output_bits, h.description) == ("crossbar", None, 8, 8, "")
     p = hw_models.load("rram")
     assert p.source_file.endswith("rram.toml") and p.tile_model is p.tile_model  # built once
+
+
+def test_quantity_shorthand_bounds_and_notes():
+    # pins: "value unit" splits once: anything after the first space is the unit
+    assert _msg(lambda: hw_models.load("pcm-hermes", **{"adc.energy": "3 pJ x"})) == \
+        W + "[adc] energy: expected a known unit of energy, got 'pJ x'"
+    q = hw_models.load("pcm-hermes", **{"adc.energy": "3 pJ"}).params["adc"]["energy"]
+    assert q == c.Quantity(si=approx(3e-12), value=3.0, unit="pJ", source="user override")
+    # pins: a note may accompany a constant
+    n = c._check_quantity("f", "adc", "energy", "energy", {"value": 1, "unit": "pJ", "source": "s", "note": "n"})
+    assert n.si == approx(1e-12) and n.source == "s"
+    # pins: a ratio may reach 1e6 (in SI), not more
+    assert c._check_quantity("f", "s", "k", "ratio", {"value": 1e6, "unit": "1", "source": "s"}).si == 1e6
+    assert c._check_quantity("f", "s", "k", "ratio", {"value": 1e7, "unit": "%", "source": "s"}).si == approx(1e5)
+    assert _msg(lambda: c._check_quantity("f", "s", "k", "ratio", {"value": 1000000.5, "unit": "1", "source": "s"})) \
+        == "f: [s] k: expected a ratio, got 1000000.5"

@@ -673,3 +673,20 @@ def test_accuracy_params_follow_the_configuration():
     assert ideal_charge == {("noise", "model")}
     assert hw_models.load("freespace", **{"noise.model": "ideal"}).tile_model.accuracy_params() == {("noise", "model")}
     assert hw_models.load("mzi", **{"noise.model": "ideal"}).tile_model.accuracy_params() == {("noise", "model")}
+
+
+def test_crossbar_program_passes_generator_and_time():
+    import torch
+    from hw_models import noise as nz
+    h = hw_models.load("pcm-hermes")
+    m = h.tile_model
+    w = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(1)
+    pr = m.program(w, torch.Generator().manual_seed(2), t_inference_s=100.0)
+    torch.manual_seed(3)
+    eff, scale = nz.program_crossbar(w, h.tile, m.noise, torch.Generator().manual_seed(2), 100.0)
+    # pins: the family programs with the caller's generator, at the caller's read time
+    assert torch.equal(pr.weights[0], eff) and torch.equal(pr.col_scale, scale)
+    ps = m.program(w, torch.Generator().manual_seed(2), t_inference_s=100.0, per_slice=True)
+    sl, sig, _ = nz.program_crossbar(w, h.tile, m.noise, torch.Generator().manual_seed(2), 100.0, per_slice=True)
+    assert torch.equal(ps.weights, sl) and torch.equal(ps.significance, sig)

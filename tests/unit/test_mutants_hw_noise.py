@@ -540,3 +540,14 @@ def test_program_crossbar_ideal_sram_and_edge_cases():
     # pins: a column of tiny weights keeps its own scale down to 1e-12
     tiny = torch.tensor([[1e-9, 1.0]])
     assert nz.program_crossbar(tiny, xtile(), {"model": "ideal"}, None)[1].tolist() == [approx(1e-9, rel=1e-6), 1.0]
+
+
+def test_noise_table_details():
+    # pins: a plain-valued flag or a table without a source is from the preset; notes allowed
+    out = nz.validate_noise(PCM, {"drift_compensation": {"value": False}}, "f")
+    assert out["_sources"]["drift_compensation"] == "preset"
+    out = nz.validate_noise(PCM, {"out_noise": {"value": 0.2, "source": "s", "note": "n", "unit": "1"}}, "f")
+    assert out["out_noise"] == 0.2
+    # pins: phase bits 1..32 inclusive
+    assert nz.validate_noise(("mzi",), {"phase_bits": sv(1)}, "f")["phase_bits"] == 1
+    assert nz.validate_noise(("mzi",), {"phase_bits": sv(32)}, "f")["phase_bits"] == 32
