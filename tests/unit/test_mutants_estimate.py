@@ -506,6 +506,8 @@ def test_render_uses_a_default_console(rep, monkeypatch):
 
 
 def test_write_reports_files(rep, tmp_path, monkeypatch):
+    import dataclasses
+
     import pandas as pd
     monkeypatch.setattr(rd, "breakdown_png", lambda reports: b"PNG" + str(len(reports)).encode())
     paths = rd.write_reports([rep], tmp_path / "out", baselines=["h100"])
@@ -518,6 +520,11 @@ def test_write_reports_files(rep, tmp_path, monkeypatch):
     assert summ.loc[0, "memory_j"] == approx(rep.breakdown["memory"])
     assert summ.loc[0, "energy_ratio_vs_h100"] == approx(rep.compare("h100")["energy_ratio"])
     assert (tmp_path / "out" / "energy_breakdown.png").read_bytes() == b"PNG1"
+    assert list(summ.columns[:3]) == ["model", "hw", "family"]  # no index column
+    only_mem = dataclasses.replace(rep, breakdown={"memory": rep.breakdown["memory"]})
+    rd.write_reports([only_mem], tmp_path / "mem", baselines=[])
+    s2 = pd.read_csv(tmp_path / "mem" / "summary.csv")
+    assert s2.loc[0, "adc_j"] == 0.0  # pins: a component the report does not list is 0 J
     # pins: no reports -> only summary.csv; nested folders are made, existing ones reused
     assert [p.name for p in rd.write_reports([], tmp_path / "a" / "b")] == ["summary.csv"]
     assert [p.name for p in rd.write_reports([], tmp_path / "a" / "b")] == ["summary.csv"]

@@ -396,6 +396,7 @@ def test_freespace_program_levels(fs):
     wn = w / w.abs().amax(0)
     assert torch.allclose(pr.weights[0], torch.round(wn * 3) / 3)
     assert torch.allclose(pr.col_scale, torch.tensor([1.0, 1.0])) and pr.weights.dtype == torch.float32
+    assert pr.significance.tolist() == [1.0]  # one slice
     ideal = hw_models.load("freespace", **{"noise.model": "ideal"}).tile_model.program(w.double(), None)
     assert torch.allclose(ideal.weights[0], wn.float()) and ideal.weights.dtype == torch.float32
     tiny = hw_models.load("freespace").tile_model.program(torch.tensor([[1e-13, 0.0]]), None)
