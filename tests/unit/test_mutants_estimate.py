@@ -550,3 +550,141 @@ def test_digital_matmuls_and_mvms_in_the_rollup():
                             "offchip_byte": wb}
     assert fc["per_step_counts"] == {"offchip_byte": wb, "sram_byte": wb}
     assert fc["offchip_bytes"] == wb and fc["per_step_offchip_bytes"] == wb and fc["tiles"] == 0
+
+
+# -- phases: latency, throughput, static time, K/V traffic, decode scaling --------------------
+def _chain_graph():
+    g = Graph("c", "manual")
+    g.add(Op(name="emb", kind=OpKind.EMBEDDING, target="embedding", elements=1000))
+    g.add(Op(name="a", kind=OpKind.MVM, target="linear", in_features=300, out_features=70, vectors=5), ["emb"])
+    g.add(Op(name="b", kind=OpKind.MVM, target="linear", in_features=64, out_features=32, vectors=5), ["emb"])
+    g.add(Op(name="sm", kind=OpKind.SOFTMAX, target="softmax", elements=350), ["a", "b"])
+    return g
+
+
+def test_phase_totals_latency_and_throughput():
+    plan = analogc.compile(_chain_graph(), hw="pcm-hermes")
+    roll = CostRollup(plan)
+    rows = roll.per_op()
+    ph = roll.phase(rows)
+    t = {r["op"]: r["time_s"] for r in rows}
+    # pins: the critical path (a and b run in parallel after emb), the slowest pipeline stage
+    crit = t["emb"] + max(t["a"], t["b"]) + t["sm"]
+    off = sum(r["offchip_bytes"] for r in rows) / roll.costs.memory.offchip_bandwidth_bps
+    assert ph.latency_s == approx(max(crit, off))
+    period = max(max(t["a"], t["b"]), t["emb"] + t["sm"], off)
+    assert ph.throughput_per_s == approx(1 / period)
+    # pins: every op's counts, plus static power over the period, priced together
+    want = {}
+    for r in rows:
+        for k, v in r["counts"].items():
+            want[k] = want.get(k, 0.0) + v
+    want["tile_second"] = plan.physical_tiles * period
+    want["chip_second"] = plan.chips * period
+    assert ph.counts == {k: approx(v) for k, v in want.items()}
+    assert ph.energy_j == approx(sum(roll.costs.price(want).values()))
+    assert ph.macs == 300 * 70 * 5 + 64 * 32 * 5
+    assert [r["scale"] for r in ph.rows] == [1.0] * 4 and [r["time_s"] for r in ph.rows] == [t[o] for o in t]
+
+
+def test_phase_kv_cache_traffic():
+    plan = analogc.compile(_chain_graph(), hw="pcm-hermes")
+    roll = CostRollup(plan)
+    rows = roll.per_op()
+    base = roll.phase(rows)
+    buf = roll.costs.memory.buffer_bytes
+    bw = roll.costs.memory.offchip_bandwidth_bps
+    # pins: a cache that fits the buffer goes through SRAM, a larger one off chip (and its
+    # transfer time bounds the latency)
+    small = roll.phase(rows, kv_bytes=1000.0)
+    assert small.counts["sram_byte"] == approx(base.counts["sram_byte"] + 1000.0)
+    big = roll.phase(rows, kv_write_bytes=2 * buf)
+    assert big.counts["offchip_byte"] == approx(base.counts.get("offchip_byte", 0.0) + 2 * buf)
+    off = (sum(r["offchip_bytes"] for r in rows) + 2 * buf) / bw
+    assert big.latency_s == approx(max(base.latency_s, off))
+    assert big.throughput_per_s == approx(1 / max(off, 1 / base.throughput_per_s))
+    exact = roll.phase(rows, kv_bytes=buf)  # exactly the buffer still fits
+    assert exact.counts["sram_byte"] == approx(base.counts["sram_byte"] + buf)
+
+
+def test_phase_decode_scaling():
+    g = _chain_graph()
+    plan = analogc.compile(g, hw="pcm-hermes", digital=["^b$"])  # b: a digital mvm (weights streamed)
+    roll = CostRollup(plan)
+    rows = roll.per_op()
+    T = 4
+    ph = roll.phase(rows, scale=1 / T, decode=True)
+    b = [r for r in rows if r["op"] == "b"][0]
+    fixed = b["per_step_counts"]
+    # pins: per-token work scales by 1/T; the weight stream of a digital mvm does not
+    got_b = [r for r in ph.rows if r["op"] == "b"][0]["counts"]
+    for k, v in b["counts"].items():
+        assert got_b[k] == approx((v - fixed.get(k, 0.0)) / T + fixed.get(k, 0.0))
+    assert got_b["offchip_byte"] == approx(fixed["offchip_byte"])
+    a = [r for r in ph.rows if r["op"] == "a"][0]
+    assert a["time_s"] == approx([r for r in rows if r["op"] == "a"][0]["time_s"] / T)
+    assert ph.macs == approx((300 * 70 * 5 + 64 * 32 * 5) / T)
+    off = (sum(r["offchip_bytes"] - r["per_step_offchip_bytes"] for r in rows) / T
+           + sum(r["per_step_offchip_bytes"] for r in rows)) / roll.costs.memory.offchip_bandwidth_bps
+    assert ph.latency_s >= off and ph.latency_s == approx(max(off, ph.latency_s))
+
+
+def test_phase_with_dynamic_operands_and_reloads():
+    g = Graph("dyn", "manual")
+    g.add(Op(name="fc", kind=OpKind.MVM, target="linear", in_features=256, out_features=256, vectors=4))
+    g.add(Op(name="q1", kind=OpKind.MATMUL, target="matmul", in_features=256, out_features=256, vectors=4), ["fc"])
+    g.add(Op(name="q2", kind=OpKind.MATMUL, target="matmul", in_features=256, out_features=512, vectors=4), ["fc"])
+    plan = analogc.compile(g, hw="sram-cim")  # analog dynamic matmuls
+    roll = CostRollup(plan)
+    rows = roll.per_op()
+    q1, q2 = rows[1], rows[2]
+    assert q1["writes"] and q2["writes"] and roll._dynamic_pool == q2["tiles"] == 16
+    ph = roll.phase(rows)
+    # pins: dynamic matmuls share one pool of tiles: their tile-times add over the pool
+    dyn = q1["time_s"] * q1["tiles"] / 16 + q2["time_s"] * q2["tiles"] / 16
+    assert ph.throughput_per_s == approx(1 / max(rows[0]["time_s"], dyn))
+    dec = roll.phase(rows, scale=0.25, decode=True)
+    t_q1 = [r for r in dec.rows if r["op"] == "q1"][0]["time_s"]
+    # pins: a decode step rewrites the operand in full: the write time does not scale
+    assert t_q1 == approx(q1["time_s"] * 0.25 + roll.tile.program_time_s() * 0.75)
+    # pins: with weight reloads nothing pipelines: period = latency (reload time included)
+    rl = analogc.compile(g, hw="sram-cim", chips=1, tiles_per_chip=20)
+    rroll = CostRollup(rl)
+    rrows = rroll.per_op()
+    assert rl.weight_reloads > 0
+    p = rroll.phase(rrows)
+    crit = rrows[0]["time_s"] + max(rrows[1]["time_s"], rrows[2]["time_s"])
+    assert p.latency_s == approx(crit + rroll.reload_time_s())
+    assert p.throughput_per_s == approx(1 / p.latency_s)
+    rc = rroll.reload_counts()
+    assert p.counts["offchip_byte"] == approx(rc["offchip_byte"] + sum(r["counts"].get("offchip_byte", 0) for r in rrows))
+    d = rroll.phase(rrows, scale=0.5, decode=True)  # reloads are paid in full per decode step
+    assert d.counts["offchip_byte"] == approx(rc["offchip_byte"] + sum(r["counts"].get("offchip_byte", 0) for r in rrows))
+    h = rroll.phase(rrows, scale=0.5)
+    assert h.counts["offchip_byte"] == approx(0.5 * rc["offchip_byte"] + 0.5 * sum(r["counts"].get("offchip_byte", 0) for r in rrows))
+
+
+def test_empty_phase():
+    plan = analogc.compile(Graph("e", "manual"), hw="pcm-hermes")
+    ph = CostRollup(plan).phase([])
+    # pins: nothing to run: zero latency and throughput, no static time charged
+    assert (ph.latency_s, ph.throughput_per_s, ph.energy_j) == (0.0, 0.0, 0.0)
+    assert ph.counts == {"tile_second": 0.0, "chip_second": 0.0}
+
+
+def test_digital_op_counts():
+    g = Graph("d", "manual")
+    g.add(Op(name="e", kind=OpKind.EMBEDDING, target="embedding", elements=100))
+    g.add(Op(name="n", kind=OpKind.NORM, target="layer_norm", elements=30), ["e"])
+    g.add(Op(name="v", kind=OpKind.DATA_MOVEMENT, target="view", elements=30, meta={"view": True}), ["n"])
+    g.add(Op(name="w", kind=OpKind.ELEMENTWISE, target="t", elements=30, meta={"weight_prep": True}), ["v"])
+    roll = CostRollup(analogc.compile(g, hw="pcm-hermes"))
+    e, n, v, w = roll.per_op()
+    ops = roll.costs.digital_ops_per_s
+    # pins: an embedding reads its rows off chip and writes them to the buffer (2 B each)
+    assert e["counts"] == {"digital_op": 0.0, "offchip_byte": 200.0, "sram_byte": 200.0} and e["offchip_bytes"] == 200.0
+    # pins: other ops read and write the buffer once per element, at ops/element
+    assert n["counts"] == {"digital_op": 240.0, "offchip_byte": 0.0, "sram_byte": 120.0}
+    assert n["time_s"] == approx(240 / ops) and n["offchip_bytes"] == 0.0
+    # pins: views and weight transforms cost nothing per inference
+    assert (v["counts"], v["time_s"], w["counts"], w["time_s"]) == ({}, 0.0, {}, 0.0)
