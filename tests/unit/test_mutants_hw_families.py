@@ -691,3 +691,57 @@ def test_crossbar_program_passes_generator_and_time():
     ps = m.program(w, torch.Generator().manual_seed(2), t_inference_s=100.0, per_slice=True)
     sl, sig, _ = nz.program_crossbar(w, h.tile, m.noise, torch.Generator().manual_seed(2), 100.0, per_slice=True)
     assert torch.equal(ps.weights, sl) and torch.equal(ps.significance, sig)
+
+
+def test_optional_constants_of_the_family_base():
+    import dataclasses
+    h = hw_models.load("pcm-hermes")
+    m = h.tile_model
+    # pins: the tile's stated static power scales with its geometry; none stated: 0 W
+    hot = hw_models.load("pcm-hermes", **{"tile.static_power": "2 mW"}).tile_model
+    assert hot.static_power_w() == approx(2e-3)
+    assert _without(h, "tile", "static_power").static_power_w() == 0.0
+    # pins: programming time = ceil(devices / parallel writes) x write time; default one row
+    # of columns at a time; no write time stated: free
+    ch = hw_models.load("charge-jia2020").tile_model
+    assert ch.program_time_s() == approx(math.ceil(2304 * 256 / 768) * 500e-9)
+    nopar = _without(hw_models.load("charge-jia2020"), "programming", "parallel_writes")
+    assert nopar.program_time_s() == approx(math.ceil(2304 * 256 / 256) * 500e-9)
+    assert _without(hw_models.load("charge-jia2020"), "programming", "write_time").program_time_s() == 0.0
+    noprog = type(m)(dataclasses.replace(h, params={k: v for k, v in h.params.items() if k != "programming"}))
+    assert noprog.program_time_s() == 0.0 and noprog.unit_energy["cell_write"] == {"programming": 0.0}
+    # pins: a crossbar's cell write energy comes from [programming] write_energy
+    we = hw_models.load("rram", **{"programming.write_energy": "3 pJ"}).tile_model
+    assert we.unit_energy["cell_write"] == {"programming": approx(3e-12)}
+    # pins: the shot-noise floor scales with snr_margin
+    assert hw_models.load("mzi", **{"optics.snr_margin": 2.0}).tile_model.shot_noise_photons() == approx(2 * 4 ** 8 / 0.8)
+
+
+def test_geometry_scale_without_a_full_reference():
+    import dataclasses
+    h = hw_models.load("pcm-hermes", rows=128)
+
+    def with_ref(ref):
+        p = {k: v for k, v in h.params.items() if k != "_reference"}
+        if ref is not None:
+            p["_reference"] = ref
+        return type(h.tile_model)(dataclasses.replace(h, params=p)).geometry_scale()
+    # pins: without the file's geometry (a Hardware built in code) nothing is rescaled
+    assert with_ref(None) == 1.0
+    assert with_ref({"rows": 256, "cols": 256, "devices_per_cell": None}) == 1.0
+    assert with_ref({"rows": 256, "cols": None, "devices_per_cell": 4}) == 1.0
+    assert with_ref({"rows": None, "cols": 256, "devices_per_cell": 4}) == 1.0
+    assert with_ref({"rows": 256, "cols": 256, "devices_per_cell": 4}) == 0.5
+
+
+def test_programmed_recombination():
+    import torch
+    from hw_models.family import Programmed
+    w = torch.tensor([[[1.0, -0.5, 0.25]], [[0.5, 0.5, -1.0]]])  # 2 slices of a 1 x 3 weight
+    p = Programmed(w, torch.tensor([0.5, 2.0], dtype=torch.float64), torch.ones(3))
+    # pins: sum_s significance[s] x weights[s]; one slice: weights[0] x significance[0]
+    assert torch.allclose(p.recombined(), 0.5 * w[0] + 2.0 * w[1])
+    one = Programmed(w[:1], torch.tensor([0.5]), torch.ones(3))
+    assert torch.allclose(one.recombined(), 0.5 * w[0])
+    from hw_models import noise as nz
+    assert nz.quantize_symmetric(torch.tensor([1.5, -3.0]), 4).tolist() == [1.0, -1.0]  # clipped to [-1, 1]
