@@ -316,6 +316,8 @@ def load_params(name_or_path: str | Path, **overrides: Any) -> dict[str, Any]:
     where = f"{path.name} (override)"
     family = ft.get("family")
     schema, aliases = schema_for(family), override_aliases(family)
+    if fh.get("kind") == "baseline":  # a digital baseline: its own two tables
+        schema = {"hardware": SCHEMA["hardware"], "baseline": SCHEMA["baseline"]}
     noise_overrides: dict[str, Any] = {}
     for name, v in overrides.items():
         if name in aliases:

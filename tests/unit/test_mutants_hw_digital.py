@@ -133,10 +133,6 @@ def test_baseline_overrides_reach_the_hardware_table():
     assert hw_models.baseline("h100", **{"hardware.description": "x"}).description == "x"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: hw_models.baseline(name, **overrides) refuses every [baseline] key "
-                                       "(load_params checks overrides against the analog schema, which has no "
-                                       "[baseline] table), so a baseline's power, peak or bandwidth cannot be "
-                                       "overridden")
 def test_baseline_overrides_reach_the_baseline_table():
     assert hw_models.baseline("h100", **{"baseline.power": "350 W"}).power_w == 350.0
 
