@@ -378,32 +378,29 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
 # ---------------------------------------------------------------------------------------
 # MZI meshes (Clements et al. Optica 3:1460, 2016)
 # ---------------------------------------------------------------------------------------
-def mzi_matrix(theta: torch.Tensor, phi: torch.Tensor, split1: torch.Tensor | float = 0.0,
+def _np(v: Any) -> Any:
+    """A tensor as a float64 numpy array (other values unchanged)."""
+    return v.detach().to(torch.float64).numpy() if isinstance(v, torch.Tensor) else v
+
+
+def mzi_matrix(theta: torch.Tensor, phi: torch.Tensor | float, split1: torch.Tensor | float = 0.0,
                split2: torch.Tensor | float = 0.0) -> torch.Tensor:
     """2x2 transfer matrix of one MZI [..., 2, 2]: BS(δ2) · P(θ) · BS(δ1) · P(φ), with
     P(x) = diag(e^{ix}, 1) on the upper arm and BS(δ) = [[cos a, i sin a], [i sin a, cos a]],
-    a = π/4 + δ (δ = 0: 50:50). Multiplied out (c_k, s_k = cos, sin of a_k; E = e^{iθ}):
+    a = π/4 + δ (δ = 0: 50:50); complex64 for a float32 θ, else complex128. Computed by
+    :func:`_mzi_np`, the form the meshes use."""
+    theta = torch.as_tensor(theta)
+    m = torch.from_numpy(_mzi_np(_np(theta), _np(phi), _np(split1), _np(split2)))
+    return m.to(torch.complex64) if theta.dtype == torch.float32 else m
+
+
+def _mzi_np(theta: np.ndarray, phi: np.ndarray, d1: Any = 0.0, d2: Any = 0.0) -> np.ndarray:
+    """The MZI transfer matrix in numpy (the meshes' inner loops: a few small ops per MZI),
+    multiplied out (c_k, s_k = cos, sin of a_k; E = e^{iθ}):
 
         [[(c1 c2 E - s1 s2) e^{iφ},     i (c2 s1 E + s2 c1)],
          [i (s2 c1 E + c2 s1) e^{iφ},   c1 c2 - s1 s2 E    ]]
     """
-    theta = torch.as_tensor(theta)
-    cdt = torch.complex128 if theta.dtype == torch.float64 else torch.complex64
-    a1 = math.pi / 4 + torch.as_tensor(split1, dtype=theta.dtype)
-    a2 = math.pi / 4 + torch.as_tensor(split2, dtype=theta.dtype)
-    c1, s1, c2, s2 = torch.cos(a1), torch.sin(a1), torch.cos(a2), torch.sin(a2)
-    e = torch.polar(torch.ones_like(theta), theta).to(cdt)
-    f = torch.polar(torch.ones_like(theta), torch.as_tensor(phi, dtype=theta.dtype)).to(cdt)
-    cc, ss = c1 * c2, s1 * s2
-    m00 = (cc * e - ss) * f
-    m01 = 1j * (c2 * s1 * e + s2 * c1)
-    m10 = 1j * (s2 * c1 * e + c2 * s1) * f
-    m11 = cc - ss * e
-    return torch.stack([torch.stack([m00, m01], -1), torch.stack([m10, m11], -1)], -2)
-
-
-def _mzi_np(theta: np.ndarray, phi: np.ndarray, d1: Any = 0.0, d2: Any = 0.0) -> np.ndarray:
-    """:func:`mzi_matrix` in numpy (the meshes' inner loops: a few small ops per MZI)."""
     a1, a2 = np.pi / 4 + np.asarray(d1, dtype=np.float64), np.pi / 4 + np.asarray(d2, dtype=np.float64)
     c1, s1, c2, s2 = np.cos(a1), np.sin(a1), np.cos(a2), np.sin(a2)
     e, f = np.exp(1j * theta), np.exp(1j * phi)
@@ -513,19 +510,16 @@ def mesh_phases_with_errors(dec: dict[str, Any], p: dict, gen: torch.Generator |
 
 def mesh_unitary(mesh: dict[str, Any]) -> torch.Tensor:
     """The matrix [B, n, n] (complex128) the (possibly erroneous) mesh implements."""
-    def np_(v: Any) -> Any:
-        return v.detach().to(torch.float64).numpy() if isinstance(v, torch.Tensor) else v
-
-    x = np.stack([np.diag(np.exp(1j * d)) for d in np_(mesh["diag"])])
+    x = np.stack([np.diag(np.exp(1j * d)) for d in _np(mesh["diag"])])
     for m, t, f, d1, d2, amp in reversed(mesh["right"]):
-        mm = _mzi_np(np_(t), np_(f), np_(d1), np_(d2))
+        mm = _mzi_np(_np(t), _np(f), _np(d1), _np(d2))
         if amp is not None:
-            mm = mm * np_(amp)[:, None, None]
+            mm = mm * _np(amp)[:, None, None]
         x[:, :, m:m + 2] = x[:, :, m:m + 2] @ mm
     for m, t, f, d1, d2, amp in reversed(mesh["left"]):
-        mm = np.conj(np.swapaxes(_mzi_np(np_(t), np_(f), np_(d1), np_(d2)), -1, -2))
+        mm = np.conj(np.swapaxes(_mzi_np(_np(t), _np(f), _np(d1), _np(d2)), -1, -2))
         if amp is not None:
-            mm = mm * np_(amp)[:, None, None]
+            mm = mm * _np(amp)[:, None, None]
         x[:, m:m + 2, :] = mm @ x[:, m:m + 2, :]
     return torch.from_numpy(x)
 
