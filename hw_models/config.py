@@ -99,8 +99,11 @@ SCHEMA: dict[str, dict[str, Any]] = {
 }
 
 
-def schema_for(family: str | None) -> dict[str, Any]:
-    """The tables a preset of this tile family may have: the common ones and the family's own."""
+def schema_for(family: str | None, kind: str | None = None) -> dict[str, Any]:
+    """The tables a preset may have: a digital baseline (``kind = "baseline"``) its two; an
+    analog preset the common ones and its tile family's own."""
+    if kind == "baseline":
+        return {"hardware": SCHEMA["hardware"], "baseline": SCHEMA["baseline"]}
     out = {k: v for k, v in SCHEMA.items() if k != "baseline"}
     if family in FAMILIES:
         out.update(family_class(family).sections)
@@ -229,7 +232,7 @@ def validate(raw: dict[str, Any], where: str, noise_overrides: dict[str, Any] | 
     as :class:`Quantity` and the ``[noise]`` table validated by the family's noise models."""
     is_baseline = raw.get("hardware", {}).get("kind") == "baseline"
     family = raw.get("tile", {}).get("family") if isinstance(raw.get("tile"), dict) else None
-    schema = {"hardware": SCHEMA["hardware"], "baseline": SCHEMA["baseline"]} if is_baseline else schema_for(family)
+    schema = schema_for(family, raw.get("hardware", {}).get("kind"))
     out: dict[str, Any] = {}
     for section, table in raw.items():
         if section not in schema:
@@ -315,9 +318,7 @@ def load_params(name_or_path: str | Path, **overrides: Any) -> dict[str, Any]:
                             "output_bits": fh.get("output_bits", 8)}
     where = f"{path.name} (override)"
     family = ft.get("family")
-    schema, aliases = schema_for(family), override_aliases(family)
-    if fh.get("kind") == "baseline":  # a digital baseline: its own two tables
-        schema = {"hardware": SCHEMA["hardware"], "baseline": SCHEMA["baseline"]}
+    schema, aliases = schema_for(family, fh.get("kind")), override_aliases(family)
     noise_overrides: dict[str, Any] = {}
     for name, v in overrides.items():
         if name in aliases:
