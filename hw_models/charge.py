@@ -39,7 +39,7 @@ from typing import Any
 import torch
 
 from hw_models import noise as nz
-from hw_models.family import Programmed, TileFamily, twos_complement_planes
+from hw_models.family import Programmed, TileFamily
 from hw_models.units import BOLTZMANN_J_K
 
 Q = lambda dim: ("q", dim)  # noqa: E731
@@ -58,20 +58,7 @@ class ChargeCrossbar(TileFamily):
     aliases = {"cell_capacitance": ("charge", "cell_capacitance"), "drive_voltage": ("charge", "drive_voltage")}
     # one capacitor per bit cell; inputs bit-serial or as multi-level drive voltages
     tile_constraints = {"devices_per_cell": (1,), "input_encoding": ("bit-serial", "multi-level")}
-
-    @property
-    def encoding(self) -> str:
-        return self.p.get("tile", {}).get("input_encoding", "bit-serial")
-
-    @property
-    def dac_bits(self) -> int:
-        return 1 if self.encoding == "bit-serial" else self.hw.input_bits
-
-    @property
-    def input_cycles(self) -> int:
-        if self.encoding != "bit-serial" or self.input_levels is None:
-            return 1
-        return twos_complement_planes(self.input_levels)
+    default_encoding = "bit-serial"
 
     @property
     def capacitance_f(self) -> float:

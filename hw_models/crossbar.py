@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from hw_models import noise as nz
-from hw_models.family import Programmed, TileFamily, twos_complement_planes
+from hw_models.family import Programmed, TileFamily
 
 Q = lambda dim: ("q", dim)  # noqa: E731
 
@@ -47,21 +47,6 @@ class Crossbar(TileFamily):
         "read_pulse_time": Q("time"), "pwm_lsb_time": Q("time"),
         "cell_read_energy": Q("energy"), "cell_area": Q("area"),
     }}
-
-    @property
-    def encoding(self) -> str:
-        return self.p.get("tile", {}).get("input_encoding", "multi-level")
-
-    @property
-    def dac_bits(self) -> int:
-        return 1 if self.encoding in ("bit-serial", "pwm") else self.hw.input_bits
-
-    @property
-    def input_cycles(self) -> int:
-        """Bit-serial inputs: one pass per two's-complement bit plane of the DAC code."""
-        if self.encoding != "bit-serial" or self.input_levels is None:
-            return 1
-        return twos_complement_planes(self.input_levels)
 
     # -- cost view ----------------------------------------------------------------------
     def unit_energies(self) -> dict[str, dict[str, float]]:

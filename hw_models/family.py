@@ -95,6 +95,8 @@ class TileFamily:
     aliases: ClassVar[dict[str, tuple[str, str]]] = {}
     #: the ``[noise] model`` values this family accepts, its default first
     noise_models: ClassVar[tuple[str, ...]] = ("ideal",)
+    #: ``[tile] input_encoding`` when a preset does not say
+    default_encoding: ClassVar[str] = "multi-level"
     #: values of common ``[tile]`` keys this family's physics fixes (key -> allowed values)
     tile_constraints: ClassVar[dict[str, tuple[Any, ...]]] = {}
     #: a weight is held in one cell of full precision (no bit slices): ``cell_bits = weight_bits``
@@ -156,9 +158,14 @@ class TileFamily:
         return v.si
 
     @property
+    def encoding(self) -> str:
+        """How inputs are applied: ``[tile] input_encoding``, else the family's default."""
+        return self.p.get("tile", {}).get("input_encoding", self.default_encoding)
+
+    @property
     def dac_bits(self) -> int:
-        """Resolution of one DAC conversion (a bit-serial crossbar drives 1-bit pulses)."""
-        return self.hw.input_bits
+        """Resolution of one DAC conversion (bit-serial and PWM rows are driven by 1-bit pulses)."""
+        return 1 if self.encoding in ("bit-serial", "pwm") else self.hw.input_bits
 
     @property
     def n_adc(self) -> int:
@@ -191,7 +198,9 @@ class TileFamily:
         """Analog passes one input vector makes through a tile, each ending in one ADC
         conversion per column (bit-serial inputs: one per bit plane). The estimator counts the
         conversions and the simulator runs the passes from this one number."""
-        return 1
+        if self.encoding != "bit-serial" or self.input_levels is None:
+            return 1
+        return twos_complement_planes(self.input_levels)
 
     @property
     def slices(self) -> int:
