@@ -314,11 +314,16 @@ class TileFamily:
         """True when :meth:`noise_std` depends on the inputs (read noise, shot noise)."""
         return False
 
+    #: :meth:`noise_std` reads the programmed weights (shot noise of sum |x||w|); when False the
+    #: simulator passes ``wn=None`` and spares the copy of a weight tile per call
+    noise_reads_weights: ClassVar[bool] = False
+
     def noise_std(self, xn: torch.Tensor, wn: torch.Tensor) -> torch.Tensor | float:
         """Std of the noise on each output of one tile pass, in units of one full-scale row
         (|x| = 1 on a |w| = 1 cell). ``xn`` [m, r]: the inputs of the pass normalised to the
         DAC full scale (a bit plane: 0/1); ``wn`` [r, n]: the normalised programmed weights of
-        that tile. Returns a float, or a tensor broadcastable to [m, n]."""
+        that tile (None unless :attr:`noise_reads_weights`). Returns a float, or a tensor
+        broadcastable to [m, n]."""
         return self.out_noise
 
     def accuracy_params(self) -> set[tuple[str, str]]:

@@ -373,10 +373,12 @@ class AnalogMVM(nn.Module):
 
     def _noise_scale(self, xc: torch.Tensor, w: torch.Tensor, L: float, step: float) -> list[Any]:
         """Noise std of each row tile's outputs in ADC LSBs: the family's std (units of one
-        full-scale row) for the tile's normalised inputs ``xc / L`` and weights ``w * step``."""
+        full-scale row) for the tile's normalised inputs ``xc / L`` and weights ``w * step``
+        (only built for a family whose noise reads them)."""
         out = []
+        reads_w = self.fam.noise_reads_weights
         for r0, r1 in self.row_blocks:
-            s = self.fam.noise_std(xc[:, r0:r1] / L, w[r0:r1] * step)
+            s = self.fam.noise_std(xc[:, r0:r1] / L, w[r0:r1] * step if reads_w else None)
             out.append(s * (L / step))
         return out
 

@@ -30,6 +30,8 @@ OPTICS_SECTION = {
 class OpticalFamily(TileFamily):
     """Base of the MZI-mesh and free-space families."""
 
+    noise_reads_weights = True  # the light on a detector is sum |x||w|
+
     @property
     def photon_j(self) -> float:
         return photon_energy_j(self.q("optics", "wavelength"))
