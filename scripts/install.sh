@@ -8,7 +8,7 @@ command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==${ANALOGC_TORCH:-2.13.0}"
-TORCH_VERSION=$(.venv/bin/python -c "import torch; print(torch.__version__.split('+')[0])")
+TORCH_VERSION=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('torch').split('+')[0])")
 echo "torch==${TORCH_VERSION}" > .venv/torch-constraint.txt
 .venv/bin/python -m pip install -q -c .venv/torch-constraint.txt -e ".[test]" --config-settings editable_mode=compat
 # onnx2torch (ONNX -> torch for deploy) declares torchvision, which it only needs for two
