@@ -87,7 +87,7 @@ def _noise_scaled(preset, s):
 
 #: noise-induced relative output error of the trained MLP at each preset's noise (ADC ideal so
 #: that rounding does not mask small noise), measured with seed 0 on this CPU build
-NOISE_ERROR = {"pcm-hermes": 0.0660, "rram": 0.2440, "mzi-eo": 0.0127, "freespace": 0.0437,
+NOISE_ERROR = {"pcm-hermes": 0.0660, "rram": 0.2483, "mzi-eo": 0.0128, "freespace": 0.0437,
                "charge-jia2020": 0.0873}
 
 

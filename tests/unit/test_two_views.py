@@ -104,3 +104,17 @@ def test_mzi_meshes_follow_the_plans_blocks():
     assert w12.tile_blocks == [(0, 12, 0, 12), (12, 24, 0, 12)] and w24.tile_blocks == [(0, 24, 0, 12)]
     a, b = (m._weight_real(*m._programmed_dev()) for m in (w24, w12))
     assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("preset", ["pcm-hermes", "freespace", "rram"])  # read / shot noise, per pass
+def test_signal_dependent_noise_leaves_the_shared_noise_pool_as_drawn(preset):
+    """Per-MVM noise is taken from a pool shared by the model's layers; scaling it by a
+    signal-dependent std must not write into the pool (later calls would draw scaled noise)."""
+    model, plan = linear_plan(preset, 300, 70, 5)
+    am = deploy(model, plan, seed=0)
+    layer = analog_layers(am)[0]
+    with torch.no_grad():
+        am(torch.randn(5, 300))
+        before = layer.pool.pool.clone()
+        am(torch.randn(5, 300))
+    assert before.numel() and torch.equal(layer.pool.pool, before)
