@@ -111,13 +111,10 @@ class Crossbar(TileFamily):
     def signal_dependent_noise(self) -> bool:
         return self.read_noise > 0
 
-    def noise_std(self, xn: torch.Tensor, wn: torch.Tensor) -> torch.Tensor | float:
+    def noise_var_coeffs(self, rows_used: int) -> tuple[float, float, float]:
         """Output noise, and read noise ``read_noise * ||x||`` (the additive bound of aihwkit's
         PCM read-noise model, see the ``read_noise`` source in :mod:`hw_models.noise`)."""
-        if not self.read_noise:
-            return self.out_noise
-        sq = xn.pow(2).sum(-1, keepdim=True)
-        return torch.sqrt(self.out_noise ** 2 + self.read_noise ** 2 * sq)
+        return (self.out_noise ** 2, self.read_noise ** 2, 0.0)
 
     def accuracy_params(self) -> set[tuple[str, str]]:
         keys = super().accuracy_params()

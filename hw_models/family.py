@@ -318,13 +318,29 @@ class TileFamily:
     #: simulator passes ``wn=None`` and spares the copy of a weight tile per call
     noise_reads_weights: ClassVar[bool] = False
 
-    def noise_std(self, xn: torch.Tensor, wn: torch.Tensor) -> torch.Tensor | float:
+    def noise_var_coeffs(self, rows_used: int) -> tuple[float, float, float]:
+        """``(c0, c_sq, c_l1)``: the noise variance of one tile output (units of one full-scale
+        row, squared) is ``c0 + c_sq * sum_k xn_k^2 + c_l1 * sum_k |xn_k| |wn_k|`` over the
+        ``rows_used`` rows of the pass. This is the one definition of the tile noise: the
+        per-pass simulation (:meth:`noise_std`) and the statistical converter model of the
+        simulator (:mod:`analogc.sim.tile`) both read it."""
+        return (self.out_noise ** 2, 0.0, 0.0)
+
+    def noise_std(self, xn: torch.Tensor, wn: torch.Tensor | None) -> torch.Tensor | float:
         """Std of the noise on each output of one tile pass, in units of one full-scale row
-        (|x| = 1 on a |w| = 1 cell). ``xn`` [m, r]: the inputs of the pass normalised to the
-        DAC full scale (a bit plane: 0/1); ``wn`` [r, n]: the normalised programmed weights of
-        that tile (None unless :attr:`noise_reads_weights`). Returns a float, or a tensor
-        broadcastable to [m, n]."""
-        return self.out_noise
+        (|x| = 1 on a |w| = 1 cell), from :meth:`noise_var_coeffs`. ``xn`` [m, r]: the inputs of
+        the pass normalised to the DAC full scale (a bit plane: 0/1); ``wn`` [r, n]: the
+        normalised programmed weights of that tile (None unless :attr:`noise_reads_weights`).
+        Returns a float, or a tensor broadcastable to [m, n]."""
+        c0, c_sq, c_l1 = self.noise_var_coeffs(xn.shape[-1])
+        if not c_sq and not c_l1:
+            return math.sqrt(c0)
+        var = torch.full((xn.shape[0], 1), c0, dtype=xn.dtype)
+        if c_sq:
+            var = var + c_sq * xn.pow(2).sum(-1, keepdim=True)
+        if c_l1:
+            var = var + c_l1 * (xn.abs() @ wn.abs())
+        return torch.sqrt(var)
 
     def accuracy_params(self) -> set[tuple[str, str]]:
         """(table, key) of the parameters that change what the deployed model computes on this

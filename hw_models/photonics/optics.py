@@ -81,13 +81,14 @@ class OpticalFamily(TileFamily):
     def signal_dependent_noise(self) -> bool:
         return not self.exact
 
-    def noise_std(self, xn: torch.Tensor, wn: torch.Tensor) -> torch.Tensor | float:
+    def noise_var_coeffs(self, rows_used: int) -> tuple[float, float, float]:
+        """Shot noise of ``s = sum |x||w|`` detected photons per MAC (``s / ppm``), detector
+        read-out and output noise (the module doc's formula)."""
         if self.exact:
-            return 0.0
-        ppm = self.detected_photons_per_mac(xn.shape[-1])
-        s = xn.abs() @ wn.abs()
+            return (0.0, 0.0, 0.0)
+        ppm = self.detected_photons_per_mac(rows_used)
         det = self.detectors_per_output * (self.detector_noise_photons() / ppm) ** 2
-        return torch.sqrt(s / ppm + (det + self.out_noise ** 2))
+        return (det + self.out_noise ** 2, 0.0, 1.0 / ppm)
 
     def photon_budget_params(self) -> set[tuple[str, str]]:
         """The keys that set the detected photon count (and so the shot noise) here."""
