@@ -133,9 +133,9 @@ COMPARISONS = [
     ("diagnostic", "RRAM vs aihwkit at its default g_max 25 uS", "rram", "rram_gmax25", False),
     ("preset", "pcm-hermes as shipped (2+2 devices) vs PCMLikeNoiseModel", "pcm_shipped_devices", "pcm", False),
     ("preset", "pcm-hermes as shipped vs HermesNoiseModel(num_devices=2)", "pcm_shipped_devices", "hermes2", False),
-    ("preset", "rram as shipped (ISAAC 4 x 2-bit slices) vs ReRamWan2022", "rram_shipped_devices", "rram", False),
+    ("preset", "rram as shipped (ISAAC 4 x 2-bit slices, offset-encoded) vs ReRamWan2022", "rram_shipped_devices", "rram", False),
     ("preset", "rram, 4 x 2-bit slices on differential pairs", "rram_slices_pairs", "rram", False),
-    ("preset", "rram, one 8-bit slice on one device + mid-scale reference", "rram_1slice_ref", "rram", False),
+    ("preset", "rram, one 8-bit slice on one device, offset-encoded", "rram_1slice_ref", "rram", False),
     ("defaults", "pcm-hermes defaults vs aihwkit default I/O + PCMLike", "pcm_shipped", "pcm_default_io", False),
     ("defaults", "rram defaults vs aihwkit default I/O + ReRamWan2022", "rram_shipped", "rram_default_io", False),
 ]

@@ -108,7 +108,7 @@ class ChargeCrossbar(TileFamily):
         if self.exact:
             eff, scale = nz.program_crossbar(w, self.tile, self.noise, gen)
             return Programmed(eff[None], torch.ones(1), scale)
-        bits, sig, scale = nz.program_crossbar(w, self.tile, {"model": "sram"}, gen, per_slice=True)
+        bits, sig, scale, _ = nz.program_crossbar(w, self.tile, {"model": "sram"}, gen, per_slice=True)
         sigma = float(self.noise.get("cap_mismatch", 0.0))
         if sigma:  # each cell's capacitor of this chip instance, drawn slice by slice
             for s in range(bits.shape[0]):

@@ -14,9 +14,11 @@ input cycles (``input_bits`` planes for bit-serial inputs, 1 for PWM or multi-le
 
 Simulation view: the weight is normalised per column, quantized to ``weight_bits``, split
 into ``slices`` bit slices of ``cell_bits`` (one tile each, shift-added digitally), each held
-by a differential pair or one device around a reference; the ``[noise] model`` draws the
-devices (:func:`hw_models.noise.program_crossbar`). Each tile output gets output noise and,
-when the model has it, read noise proportional to the norm of the pass's inputs.
+by a differential pair or, with one device per cell, in the offset encoding of ISAAC (unsigned
+digits, the offset subtracted digitally: :attr:`~hw_models.family.Programmed.offset`); the
+``[noise] model`` draws the devices (:func:`hw_models.noise.program_crossbar`). Each tile
+output gets output noise and, when the model has it, read noise proportional to the norm of
+the pass's inputs.
 
 Example::
 
@@ -98,8 +100,9 @@ class Crossbar(TileFamily):
     def program(self, w: torch.Tensor, gen: torch.Generator | None, *, t_inference_s: float = 0.0,
                 per_slice: bool = False, blocks: Any = None) -> Programmed:
         if per_slice:
-            sl, sig, scale = nz.program_crossbar(w, self.tile, self.noise, gen, t_inference_s, per_slice=True)
-            return Programmed(sl, sig, scale)
+            sl, sig, scale, offset = nz.program_crossbar(w, self.tile, self.noise, gen, t_inference_s,
+                                                         per_slice=True)
+            return Programmed(sl, sig, scale, offset)
         eff, scale = nz.program_crossbar(w, self.tile, self.noise, gen, t_inference_s)
         return Programmed(eff[None], torch.ones(1), scale)
 

@@ -67,18 +67,31 @@ def twos_complement_planes(input_levels: int) -> int:
 class Programmed:
     """A weight [K, N] as a tile holds it: ``weights`` [S, K, N] the normalised state of each of
     the S bit slices (in [-1, 1]; S = 1 when not sliced), ``significance`` [S] their weights in the
-    digital shift-add, ``col_scale`` [N] the per-column scale kept digitally, so that
-    ``W ~ (sum_s significance[s] * weights[s]) * col_scale``."""
+    digital shift-add, ``col_scale`` [N] the per-column scale kept digitally, and ``offset`` [N]
+    (None: no offset) a per-column constant in the same normalised units, added digitally and
+    exactly (the digital side adds ``offset * sum_k x_k`` to each column's output), so that
+    ``W ~ (sum_s significance[s] * weights[s] + offset) * col_scale``.
+
+    ``offset`` is the offset (biased) encoding of signed weights on single devices (ISAAC,
+    Shafiee et al. ISCA 2016; Xiao et al. IEEE Circuits Syst. Mag. 22(4), 2022, Table 1: "offset
+    subtraction"): the slices then hold unsigned states in [0, 1] and the offset is negative,
+    see :func:`hw_models.noise.program_crossbar`."""
 
     weights: torch.Tensor
     significance: torch.Tensor
     col_scale: torch.Tensor
+    offset: torch.Tensor | None = None
 
     def recombined(self) -> torch.Tensor:
-        """sum_s significance[s] * weights[s]: the normalised weight [K, N] one pass sees."""
+        """sum_s significance[s] * weights[s] + offset: the normalised weight [K, N] the tile
+        computes with (the offset, when there is one, broadcast over the K rows)."""
         if self.weights.shape[0] == 1:
-            return self.weights[0] * self.significance[0]
-        return torch.tensordot(self.significance.to(self.weights.dtype), self.weights, dims=1)
+            out = self.weights[0] * self.significance[0]
+        else:
+            out = torch.tensordot(self.significance.to(self.weights.dtype), self.weights, dims=1)
+        if self.offset is not None:
+            out = out + self.offset.to(out.dtype)
+        return out
 
 
 class TileFamily:

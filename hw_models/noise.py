@@ -303,25 +303,49 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
     """Write a weight [K, N] onto crossbar conductances and read back what the tile holds.
 
     Each column is normalised by its largest |w| (kept digitally as ``col_scale``); the
-    normalised weight is quantized to ``tile.weight_bits``, split into ``tile.slices`` bit
-    slices of ``cell_bits`` each (shift-added back digitally), each slice held differentially
-    (``devices_per_cell >= 2``: ``devices_per_cell // 2`` devices per polarity, their independent
-    errors averaging) or by one device around a mid-scale reference (1). Device
-    noise/drift per ``p["model"]``; global drift compensation rescales by the ratio of a
-    reference read-out (all-ones input) at t0 and at t. Returns (w_eff in [-1,1]-ish, col_scale).
+    normalised weight is quantized to ``tile.weight_bits``: an integer q in [-L, L],
+    L = 2^(weight_bits-1) - 1, split into ``tile.slices`` bit slices of ``cell_bits`` each
+    (shift-added back digitally). How a slice holds its digit:
 
-    ``per_slice=True`` returns (slices [S, K, N], significance [S], col_scale) instead: each
-    slice's normalised conductance difference (in [-1, 1]; drift compensation applied) and its
-    weight in the shift-add, so that ``w_eff = sum_s significance[s] * slices[s]`` (same random
-    draws, in the same order, as ``per_slice=False``). ``ideal``: one slice, the unquantized
-    weight; ``sram``: the exact slice digits.
+    * ``devices_per_cell >= 2``, differential: the digit of |q| on G+ (q > 0) or G- (q < 0),
+      each polarity ``devices_per_cell // 2`` devices programmed alike, their independent
+      errors averaging (HERMES: 2 + 2, Le Gallo et al. Nat. Electron. 6:680, 2023);
+    * ``devices_per_cell == 1``, offset encoding (ISAAC, Shafiee et al. ISCA 2016: weights
+      stored with a bias that is subtracted digitally; Xiao et al. IEEE Circuits Syst. Mag.
+      22(4), 2022, Table 1, "offset subtraction"): the unsigned code u = q + 2^(weight_bits-1)
+      (in [1, 2^weight_bits - 1]) is split into unsigned digits of ``cell_bits`` (0..M,
+      M = 2^cell_bits - 1: exactly 2^cell_bits levels per cell), each on ONE device
+      g = digit / M * g_max. The slice state is d_s = g / g_max in [0, 1], its significance
+      M 2^(cell_bits s) / L, and the per-column ``offset`` -2^(weight_bits-1) / L is added
+      digitally and exactly (offset times the sum of the inputs), so that
+      sum_s significance_s d_s + offset = q / L. A zero weight is u = 2^(weight_bits-1): all
+      slices but the top one at 0 S (8-bit weights on 2-bit cells: digits 0, 0, 0, 2). A
+      weight in one slice (cell_bits >= weight_bits) spans the cell's range with its own codes
+      (M = 2^(weight_bits-1) + L, the largest u). These are ``ceil(weight_bits / cell_bits)``
+      digits, ``tile.slices`` as the estimator counts them, except for ternary 1-bit weights
+      (u in 0..2) on 1-bit cells, which would need two: refused.
+
+    Device noise/drift per ``p["model"]`` (``pcm``, ``rram``); ``sram`` holds the signed digits
+    exactly. Global drift compensation (Joshi et al. Nat. Commun. 11:2473, 2020) rescales by the
+    ratio of a reference read-out (an all-ones input through the programmed devices, slices
+    shift-added) at t0 and at t. The digital offset does not drift and is not part of that
+    read-out: the ratio rescales the analog part only, so a uniform drift is undone exactly.
+    Returns (w_eff in [-1,1]-ish, col_scale), the offset included in w_eff.
+
+    ``per_slice=True`` returns (slices [S, K, N], significance [S], col_scale, offset) instead:
+    each slice's normalised state (differential: the conductance difference in [-1, 1]; offset
+    encoding: g / g_max in [0, 1]; drift compensation applied), its weight in the shift-add and
+    the digital offset [N] (None unless offset-encoded), so that
+    ``w_eff = sum_s significance[s] * slices[s] + offset`` (same random draws, in the same order,
+    as ``per_slice=False``). ``ideal``: one slice, the unquantized weight; ``sram``: the exact
+    signed slice digits.
     """
     model = p["model"]
     w = w.detach().to(torch.float32)
     col_scale = w.abs().amax(dim=0).clamp(min=1e-12)
     wn = w / col_scale
     if model == "ideal":
-        return (wn[None], torch.ones(1), col_scale) if per_slice else (wn, col_scale)
+        return (wn[None], torch.ones(1), col_scale, None) if per_slice else (wn, col_scale)
     wq = quantize_symmetric(wn, tile.weight_bits)
     if model == "sram" and not per_slice:
         return wq, col_scale
@@ -337,14 +361,29 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
     if model == "sram":  # bits stored exactly: the signed slice digits
         for s in range(tile.slices):
             torch.mul(sign, digit_of(s) / per_slice_max, out=out[s])
-        return out, sig, col_scale
+        return out, sig, col_scale, None
     gmax = p["prog_coeffs_g_ref_us"]  # conductances in the unit of the device model's fit
     per_polarity = max(1, tile.devices_per_cell // 2)
     conductance_at = pcm_conductance_at if model == "pcm" else rram_conductance_at
+    offset = None
+    if tile.devices_per_cell == 1:  # offset encoding: unsigned code u = q + bias on one device
+        bias = 2 ** (tile.weight_bits - 1)
+        top_code = bias + levels  # largest u: 2^weight_bits - 1 (1-bit ternary weights: 2)
+        if top_code > base ** tile.slices - 1:
+            raise HardwareConfigError(
+                f"[tile] weight_bits {tile.weight_bits}, cell_bits {tile.cell_bits}: the offset encoding of one "
+                f"device per cell needs codes 0..{top_code}, more than {tile.slices} slice(s) of {tile.cell_bits} "
+                f"bit(s) hold; use devices_per_cell = 2 or more cell_bits")
+        code = sign * mag + bias
+        per_slice_max = base - 1 if tile.slices > 1 else top_code  # M: the largest digit of a slice
+        sig = torch.tensor([per_slice_max * base ** s / levels for s in range(tile.slices)])
+        offset = torch.full((wn.shape[1],), -bias / levels)
+        def unsigned_digit_of(s: int) -> torch.Tensor:  # digit s of the code, 0..per_slice_max
+            return torch.remainder(torch.floor(code / base ** s), base) if tile.slices > 1 else code
     eff0 = torch.zeros_like(wn)
     eff = torch.zeros_like(wn)
     for s in range(tile.slices):
-        digit = digit_of(s)
+        digit = digit_of(s) if offset is None else unsigned_digit_of(s)
         frac = digit / per_slice_max  # 0..1 of the slice's full scale
         weight_of_slice = per_slice_max * base ** s / levels
         if tile.devices_per_cell >= 2:  # differential: G+ holds positives, G- negatives, each as
@@ -358,21 +397,23 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
                     g0, g = conductance_at(g_t, t_inference_s, p, gen)
                     d0.add_(g0, alpha=pol / (per_polarity * gmax))
                     d.add_(g, alpha=pol / (per_polarity * gmax))
-        else:  # one device around a noiseless mid-scale reference column
-            g_t = (sign * frac + 1) / 2 * gmax
-            g0, g = conductance_at(g_t, t_inference_s, p, gen)
-            d0, d = 2 * g0 / gmax - 1, 2 * g / gmax - 1
+        else:  # offset encoding: the unsigned digit on one device, state g / g_max in [0, 1]
+            g0, g = conductance_at(frac * gmax, t_inference_s, p, gen)
+            d0, d = g0 / gmax, g / gmax
         eff0 += d0 * weight_of_slice
         eff += d * weight_of_slice
         if out is not None:
             out[s] = d
     if p.get("drift_compensation") and t_inference_s > 0:
+        # reference read-out of the analog part (the digital offset does not drift)
         ref0, ref_t = eff0.sum(0).abs().sum(), eff.sum(0).abs().sum()
         if float(ref_t) > 0:
             eff = eff * (ref0 / ref_t)
             if out is not None:
                 out.mul_(ref0 / ref_t)
-    return (out, sig, col_scale) if per_slice else (eff, col_scale)
+    if per_slice:
+        return out, sig, col_scale, offset
+    return (eff if offset is None else eff + offset), col_scale
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ QUIET = {"out_noise": {"value": 0.0, "source": "test"}, "read_noise": {"value": 
 
 
 def xbar(model, cell_bits, rows=16, cols=8, encoding="bit-serial", bits=8, adc=True, **noise):
-    """rram-like (2-bit cells, one device around a reference) or sram-like (1-bit cells), built in
+    """rram-like (2-bit cells, one device per cell, offset-encoded) or sram-like (1-bit cells), built in
     code; ``adc=False``: an ideal (exact) ADC."""
     tile = TileSpec("crossbar", rows, cols, weight_bits=8, cell_bits=cell_bits, devices_per_cell=1)
     params = {"noise": {"model": model, **noise}, "tile": {"input_encoding": encoding}}
@@ -74,9 +74,9 @@ def test_per_pass_adc_matches_numpy_reference():
     with torch.no_grad():
         y = am(x).numpy().astype(np.float64)
     # independent computation: the same devices (same seed), pass by pass in numpy
-    sl, sig, cs = nz.program_crossbar(lin[0].weight.detach().t(), h.tile, h.tile_model.noise,
-                                      torch.Generator().manual_seed(layer.seed), 0.0, per_slice=True)
-    sl, sig, cs = sl.double().numpy(), sig.double().numpy(), cs.double().numpy()
+    sl, sig, cs, off = nz.program_crossbar(lin[0].weight.detach().t(), h.tile, h.tile_model.noise,
+                                           torch.Generator().manual_seed(layer.seed), 0.0, per_slice=True)
+    sl, sig, cs, off = sl.double().numpy(), sig.double().numpy(), cs.double().numpy(), off.double().numpy()
     Lx, La, B, R = 31, 31, 6, 8
     code = np.clip(np.round(x.double().numpy() / 2.0 * Lx), -Lx, Lx).astype(np.int64)
     twos = code & (2 ** B - 1)
@@ -92,6 +92,7 @@ def test_per_pass_adc_matches_numpy_reference():
                 q = np.clip(np.round(p / step), -La, La)
                 clipped += int((np.abs(p / step) > La).sum())
                 acc += cb * sig[s] * q * step
+    acc += np.outer(code.sum(1), off)  # offset encoding (one device per cell): offset x sum of the codes, digital
     ref = acc * (2.0 / Lx) * cs + lin[0].bias.detach().double().numpy()
     assert clipped > 0
     assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max()
@@ -136,9 +137,10 @@ def test_same_seed_same_outputs_and_per_slice_programming_reproduces_recombined_
         tile = TileSpec("crossbar", 64, 16, weight_bits=8, cell_bits=cb, devices_per_cell=dpc)
         p = nz.noise_defaults(model)
         e, s = nz.program_crossbar(w, tile, p, torch.Generator().manual_seed(9), t)
-        sl, sig, s2 = nz.program_crossbar(w, tile, p, torch.Generator().manual_seed(9), t, per_slice=True)
+        sl, sig, s2, off = nz.program_crossbar(w, tile, p, torch.Generator().manual_seed(9), t, per_slice=True)
         assert sl.shape == (tile.slices, 50, 12) and torch.equal(s, s2)
-        assert torch.allclose((sig[:, None, None] * sl).sum(0), e, atol=1e-6)
+        assert (off is not None) == (model != "sram" and dpc == 1)  # offset encoding: one device per cell
+        assert torch.allclose((sig[:, None, None] * sl).sum(0) + (0 if off is None else off), e, atol=1e-6)
         if model == "sram":  # exact digits in [-1, 1]
             assert float(sl.abs().max()) == 1.0 and torch.equal(sl, sl.round())
 

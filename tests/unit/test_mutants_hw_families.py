@@ -529,7 +529,8 @@ def test_charge_mismatch_draws_by_hand():
     w = torch.tensor([[0.5, -1.0], [1.0, 0.25]])
     h = hw_models.load("charge-jia2020", **{"noise.cap_mismatch": 0.05})
     ps = h.tile_model.program(w, torch.Generator().manual_seed(5), per_slice=True)
-    bits, sig, _ = nz.program_crossbar(w, h.tile, {"model": "sram"}, None, per_slice=True)
+    bits, sig, _, offset = nz.program_crossbar(w, h.tile, {"model": "sram"}, None, per_slice=True)
+    assert offset is None and ps.offset is None  # signed bits: no digital offset
     g = torch.Generator().manual_seed(5)
     for s in range(bits.shape[0]):  # pins: each bit cell scaled by (1 + sigma z), slice by slice
         bits[s].mul_(1 + 0.05 * torch.randn(bits[s].shape, generator=g, dtype=bits.dtype))
@@ -689,8 +690,10 @@ def test_crossbar_program_passes_generator_and_time():
     # pins: the family programs with the caller's generator, at the caller's read time
     assert torch.equal(pr.weights[0], eff) and torch.equal(pr.col_scale, scale)
     ps = m.program(w, torch.Generator().manual_seed(2), t_inference_s=100.0, per_slice=True)
-    sl, sig, _ = nz.program_crossbar(w, h.tile, m.noise, torch.Generator().manual_seed(2), 100.0, per_slice=True)
+    sl, sig, _, offset = nz.program_crossbar(w, h.tile, m.noise, torch.Generator().manual_seed(2), 100.0,
+                                             per_slice=True)
     assert torch.equal(ps.weights, sl) and torch.equal(ps.significance, sig)
+    assert offset is None and ps.offset is None  # differential pairs: no digital offset
 
 
 def test_optional_constants_of_the_family_base():

@@ -492,12 +492,18 @@ def test_exact_devices_hold_the_quantized_weight(dpc, cb):
     w = torch.tensor([[0.5, -1.0, 0.0], [1.0, 0.25, -0.3]])
     wq = nz.quantize_symmetric(w / w.abs().amax(0), 8)
     eff, scale = nz.program_crossbar(w, xtile(8, cb, dpc), _exact_pcm(), None)
-    # pins: with exact devices the conductance difference (differential pairs, or one device
-    # around the mid-scale reference) and the shift-add of the slices give back the weight
+    # pins: with exact devices the conductance difference (differential pairs) or the unsigned
+    # offset-encoded digits (one device: u = q + 128, offset -128/127 added digitally) and the
+    # shift-add of the slices give back the weight
     assert torch.allclose(eff, wq, rtol=0, atol=1e-6)
     assert torch.allclose(scale, w.abs().amax(0))
-    sl, sig, _ = nz.program_crossbar(w, xtile(8, cb, dpc), _exact_pcm(), None, per_slice=True)
-    assert torch.allclose(torch.tensordot(sig, sl, dims=1), wq, rtol=0, atol=1e-6)
+    sl, sig, _, offset = nz.program_crossbar(w, xtile(8, cb, dpc), _exact_pcm(), None, per_slice=True)
+    if dpc == 1:
+        assert offset.tolist() == approx([-128 / 127] * 3, rel=1e-6) and float(sl.min()) >= 0
+        assert torch.allclose(torch.tensordot(sig, sl, dims=1) + offset, wq, rtol=0, atol=1e-6)
+    else:
+        assert offset is None
+        assert torch.allclose(torch.tensordot(sig, sl, dims=1), wq, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("t", [0.5, 3600.0])
@@ -514,8 +520,8 @@ def test_drift_compensation_undoes_a_uniform_drift(t):
     comp, _ = nz.program_crossbar(w, xtile(8, 8, 2), p, None, t_inference_s=t)
     # ... which the global compensation (reference read-out at t0 vs t) removes, at any t > 0
     assert torch.allclose(comp, wq, rtol=1e-5, atol=1e-7)
-    sl, sig, _ = nz.program_crossbar(w, xtile(8, 8, 2), p, None, t_inference_s=t, per_slice=True)
-    assert torch.allclose(torch.tensordot(sig, sl, dims=1), wq, rtol=1e-5, atol=1e-7)
+    sl, sig, _, offset = nz.program_crossbar(w, xtile(8, 8, 2), p, None, t_inference_s=t, per_slice=True)
+    assert torch.allclose(torch.tensordot(sig, sl, dims=1), wq, rtol=1e-5, atol=1e-7) and offset is None
     small = torch.tensor([[1.0], [-0.5]])  # reference read-out 0.5 (< 1) is still compensated
     assert torch.allclose(nz.program_crossbar(small, xtile(8, 8, 2), p, None, t_inference_s=t)[0],
                           nz.quantize_symmetric(small, 8), rtol=1e-5, atol=1e-7)
@@ -527,15 +533,16 @@ def test_program_crossbar_ideal_sram_and_edge_cases():
     w = torch.tensor([[0.5, -1.0], [1.0, 0.25]], dtype=torch.float64)
     wn = (w / w.abs().amax(0)).float()
     # pins: ideal: one slice of significance 1 holding the unquantized weight, as float32
-    sl, sig, sc = nz.program_crossbar(w, xtile(), {"model": "ideal"}, None, per_slice=True)
-    assert sl.shape == (1, 2, 2) and sig.tolist() == [1.0] and torch.allclose(sl[0], wn)
+    sl, sig, sc, offset = nz.program_crossbar(w, xtile(), {"model": "ideal"}, None, per_slice=True)
+    assert sl.shape == (1, 2, 2) and sig.tolist() == [1.0] and torch.allclose(sl[0], wn) and offset is None
     eff, sc = nz.program_crossbar(w, xtile(), {"model": "ideal"}, None)
     assert eff.dtype == torch.float32 and torch.allclose(eff, wn)
     # pins: sram with one 8-bit slice holds the quantized weight itself (significance 1)
-    sl, sig, _ = nz.program_crossbar(w, xtile(8, 8), {"model": "sram"}, None, per_slice=True)
+    sl, sig, _, offset = nz.program_crossbar(w, xtile(8, 8), {"model": "sram"}, None, per_slice=True)
     assert torch.allclose(sl[0], nz.quantize_symmetric(wn, 8)) and sig.tolist() == approx([1.0], rel=1e-6)
+    assert offset is None  # sram: signed digits, no offset (even with one device per cell)
     # pins: 1-bit weights: sign only
-    sl, sig, _ = nz.program_crossbar(w, xtile(1, 1), {"model": "sram"}, None, per_slice=True)
+    sl, sig, _, _ = nz.program_crossbar(w, xtile(1, 1), {"model": "sram"}, None, per_slice=True)
     assert sl[0].tolist() == [[0.0, -1.0], [1.0, 0.0]] and sig.tolist() == [1.0]  # 0.5 rounds to even
     # pins: a column of tiny weights keeps its own scale down to 1e-12
     tiny = torch.tensor([[1e-9, 1.0]])
