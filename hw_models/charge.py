@@ -103,6 +103,14 @@ class ChargeCrossbar(TileFamily):
             return 0.0
         return math.sqrt(float(self.noise.get("out_noise", 0.0)) ** 2 + self.ktc_noise_rows() ** 2)
 
+    @property
+    def state_lattice(self) -> float | None:
+        """Matched capacitors hold exact bits (states on multiples of 1 / the slice's largest
+        digit); capacitor mismatch makes them analog."""
+        if self.exact or float(self.noise.get("cap_mismatch", 0.0)):
+            return None
+        return 1.0 / nz.slice_levels(self.tile)
+
     def program(self, w: torch.Tensor, gen: torch.Generator | None, *, t_inference_s: float = 0.0,
                 per_slice: bool = False, blocks: Any = None) -> Programmed:
         if self.exact:

@@ -114,6 +114,11 @@ class Crossbar(TileFamily):
     def signal_dependent_noise(self) -> bool:
         return self.read_noise > 0
 
+    @property
+    def state_lattice(self) -> float | None:
+        """SRAM cells hold exact digits: states on multiples of 1 / (the slice's largest digit)."""
+        return 1.0 / nz.slice_levels(self.tile) if self.noise_model == "sram" else None
+
     def noise_var_coeffs(self, rows_used: int) -> tuple[float, float, float]:
         """Output noise, and read noise ``read_noise * ||x||`` (the additive bound of aihwkit's
         PCM read-noise model, see the ``read_noise`` source in :mod:`hw_models.noise`)."""

@@ -331,6 +331,13 @@ class TileFamily:
     #: simulator passes ``wn=None`` and spares the copy of a weight tile per call
     noise_reads_weights: ClassVar[bool] = False
 
+    @property
+    def state_lattice(self) -> float | None:
+        """Spacing of the normalised states a bit slice holds when the tile stores exact levels
+        (SRAM bits, matched capacitors): a pass of integer inputs then lands on a lattice, whose
+        rounding by the ADC is not uniform. None for analog states (device noise, optics)."""
+        return None
+
     def noise_var_coeffs(self, rows_used: int) -> tuple[float, float, float]:
         """``(c0, c_sq, c_l1)``: the noise variance of one tile output (units of one full-scale
         row, squared) is ``c0 + c_sq * sum_k xn_k^2 + c_l1 * sum_k |xn_k| |wn_k|`` over the

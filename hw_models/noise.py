@@ -298,6 +298,12 @@ def quantize_symmetric(w: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.round(w.clamp(-1, 1) * levels) / levels
 
 
+def slice_levels(tile: Any) -> int:
+    """Largest digit one bit slice of a crossbar weight holds: 2^cell_bits - 1 when the weight is
+    sliced, else the weight's own levels 2^(weight_bits-1) - 1 (the sign is the polarity)."""
+    return 2 ** tile.cell_bits - 1 if tile.slices > 1 else max(1, 2 ** (tile.weight_bits - 1) - 1)
+
+
 def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator | None,
                      t_inference_s: float = 0.0, per_slice: bool = False) -> tuple[torch.Tensor, ...]:
     """Write a weight [K, N] onto crossbar conductances and read back what the tile holds.
@@ -352,7 +358,7 @@ def program_crossbar(w: torch.Tensor, tile: Any, p: dict, gen: torch.Generator |
     levels = max(1, 2 ** (tile.weight_bits - 1) - 1)
     mag = torch.round(wq.abs() * levels)  # integer magnitude
     base = 2 ** tile.cell_bits
-    per_slice_max = base - 1 if tile.slices > 1 else levels
+    per_slice_max = slice_levels(tile)
     sign = torch.sign(wq)
     def digit_of(s: int) -> torch.Tensor:
         return torch.remainder(torch.floor(mag / base ** s), base) if tile.slices > 1 else mag

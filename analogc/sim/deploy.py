@@ -36,9 +36,15 @@ SIM_OPTIONS = {
     "exact_noise": "draw fresh Gaussian noise on every MVM instead of from the noise pool",
     "input_range": "a static DAC input range for every layer",
     "input_range_mode": "'dynamic' (per batch until calibrated), 'static' or 'learned'",
-    "converter_passes": "'per-pass' (one ADC conversion per slice, input bit and row tile, as "
-                        "priced) or 'recombined' (faster approximation)",
+    "converter_passes": "'statistical' (default: one GEMM plus the error distribution of the passes), "
+                        "'per-pass' (every ADC conversion per slice, input bit and row tile run, as "
+                        "priced) or 'recombined' (one conversion per row tile, optimistic)",
     "matmul": "'plan' (attention matmuls as the plan places them) or 'digital'",
+    "calibration_method": "input ranges from the calibration batches: 'mse' (default), 'percentile' or 'max'",
+    "outlier_threshold": "input channels above this multiple of the median channel maximum run digitally "
+                         "(default 8; None: all on tiles)",
+    "weight_clip_sigma": "clip each weight column at this many standard deviations before programming "
+                         "(default None: no clipping)",
     "dims": "symbolic dimensions of an ONNX file (dict)",
 }
 
@@ -50,15 +56,25 @@ def _check_options(options: dict[str, Any]) -> None:
                 "analogc.compile(graph, hw, **overrides)")
         raise AnalogcError(f"deploy: unknown option(s) {', '.join(bad)}: expected one of "
                            f"{', '.join(sorted(SIM_OPTIONS))}{hint}")
-    cp = options.get("converter_passes", "per-pass")
-    if cp not in ("per-pass", "recombined"):
-        raise AnalogcError(f"deploy: converter_passes: expected 'per-pass' or 'recombined', got {cp!r}")
+    cp = options.get("converter_passes", "statistical")
+    if cp not in ("statistical", "per-pass", "recombined"):
+        raise AnalogcError(f"deploy: converter_passes: expected 'statistical', 'per-pass' or 'recombined', "
+                           f"got {cp!r}")
     mode = options.get("input_range_mode", "dynamic")
     if mode not in ("dynamic", "static", "learned"):
         raise AnalogcError(f"deploy: input_range_mode: expected 'dynamic', 'static' or 'learned', got {mode!r}")
     mm = options.get("matmul", "plan")
     if mm not in ("plan", "digital"):
         raise AnalogcError(f"deploy: matmul: expected 'plan' or 'digital', got {mm!r}")
+    cm = options.get("calibration_method", "mse")
+    if cm not in ("mse", "percentile", "max"):
+        raise AnalogcError(f"deploy: calibration_method: expected 'mse', 'percentile' or 'max', got {cm!r}")
+    for key in ("outlier_threshold", "weight_clip_sigma"):
+        v = options.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or v <= (1 if key == "outlier_threshold" else 0)):
+            raise AnalogcError(f"deploy: {key}: expected a number > {1 if key == 'outlier_threshold' else 0} "
+                               f"or None, got {v!r}")
     for key in ("t_inference", "input_range"):
         v = options.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
@@ -237,7 +253,8 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
     amodel.analogc_uncovered = uncovered  # type: ignore[attr-defined]
     if calibration is not None:
         from analogc.sim.calibrate import calibrate
-        calibrate(amodel, calibration)
+        calibrate(amodel, calibration, method=opts.get("calibration_method", "mse"),
+                  outlier_threshold=opts.get("outlier_threshold", 8.0))
     return amodel
 
 

@@ -22,7 +22,16 @@ changes nothing in this model (families whose physics depends on it, MZI meshes,
 blocks when they program). Backward is a straight-through estimator (clipping respected):
 gradients cost the same two matmuls as a plain ``nn.Linear``.
 
-Converter passes (``deploy(..., converter_passes="per-pass")``, the default). When the family
+Statistical converter model (``converter_passes="statistical"``, the default): the recombined
+programmed weight in ONE GEMM, plus per output a Gaussian whose variance is that of the errors
+the exact passes below would add -- each pass's noise (the family's ``noise_var_coeffs``) and
+ADC rounding of values spread like that pass's (:class:`_RoundingError`), sign-extension bit
+planes sharing their rounding, shot noise ``sum |x||w|`` by a separable approximation -- laid
+out as ``row factor x column factor`` so that it costs one ``addmm`` and two scalings:
+``((x / R) @ W + Z) * R * col_scale``. Held to the exact mode in tests/test_sim_converters.py
+(docs/deploy.md lists what it does not model).
+
+Exact converter passes (``deploy(..., converter_passes="per-pass")``). When the family
 converts a row tile more than once per input vector (``multi_pass``: bit slices on their own
 tiles, or ``input_cycles`` > 1 bit-serial input planes), every (input bit plane b, bit slice s,
 row tile t) runs as its own analog pass, as the cost model counts them:
@@ -118,6 +127,134 @@ def _chunks(groups: int, rows: int, chunk: int):
             yield g, m0, min(rows, m0 + chunk)
 
 
+class _RoundingError:
+    """Mean squared error an ADC adds to one pass, in squared ADC steps: ``F(sv, beta) =
+    E (round(V + n) - V)^2`` for pass values V spread with std ``sv`` around 0 and Gaussian noise n
+    of std ``beta`` (both in steps). It is ``1/12 + beta^2`` (uniform rounding plus the noise) once
+    continuous values or the noise span a step, ``sv^2`` for values well inside half a step (they
+    all read 0), and for an empty pass (sv = 0) the rounded noise alone.
+
+    Continuous values (``delta`` None): with X = V + n ~ N(0, s^2), s^2 = sv^2 + beta^2, and n =
+    (beta^2/s^2) X + an independent part, ``F = R2(s) + 2 (beta^2/s^2) RX(s) + beta^2`` where
+    R2(s) = E (round X - X)^2 and RX(s) = E (round X - X) X: two tabulated functions of s.
+
+    Values on a lattice of spacing ``delta`` steps (exact SRAM digits times integer inputs): the
+    error of one value depends on its offset a = frac(c delta) from the step grid,
+    ``h(a, beta) = E_n (round(a + n) - a)^2`` (tabulated once); F averages it over the lattice
+    points a Gaussian of spread sv covers, so a step commensurate with the lattice rounds it with
+    less error (exactly none for integer delta without noise); beyond the widest tabulated spread
+    the error is that of the widest (the beat averaged over many periods)."""
+
+    BETA_STEP = 0.1
+    BETA_TOP = 4.0
+    S_STEP = 0.02
+    S_TOP = 8.0
+    _cache: dict[Any, Any] = {}
+
+    def __init__(self, delta: float | None) -> None:
+        key = None if delta is None or delta < 0.05 else round(float(delta), 9)
+        self.key = key
+        if key not in self._cache:
+            self._cache[key] = self._continuous() if key is None else self._lattice(key)
+        self.tables = self._cache[key]
+
+    @classmethod
+    def _continuous(cls) -> tuple[torch.Tensor, torch.Tensor]:
+        s = torch.arange(0.0, cls.S_TOP + cls.S_STEP / 2, cls.S_STEP, dtype=torch.float64)
+        z = torch.linspace(-7, 7, 14001, dtype=torch.float64)  # x steps <= 0.008 at s = 8
+        w = torch.exp(-0.5 * z ** 2)
+        w = w / w.sum()
+        x = s.view(-1, 1) * z.view(1, -1)
+        r = torch.round(x) - x
+        return (r * r * w).sum(1), (r * x * w).sum(1)  # R2(s), RX(s)
+
+    @classmethod
+    def _offsets(cls) -> torch.Tensor:
+        """h(a, beta) on a grid of offsets a in [-0.5, 0.5] (401) and beta (BETA_STEP): [beta, a]."""
+        if "h" not in cls._cache:
+            a = torch.linspace(-0.5, 0.5, 401, dtype=torch.float64)
+            betas = torch.arange(0.0, cls.BETA_TOP + cls.BETA_STEP / 2, cls.BETA_STEP, dtype=torch.float64)
+            k = torch.arange(-26, 27, dtype=torch.float64)  # codes within 6.5 noise stds (beta <= 4)
+            d = k.view(1, 1, -1) - a.view(1, -1, 1)
+            b = betas.clamp(min=1e-9).view(-1, 1, 1)
+            p = torch.special.ndtr((d + 0.5) / b) - torch.special.ndtr((d - 0.5) / b)
+            h = (p * d * d).sum(-1)
+            h[0] = a * a
+            cls._cache["h"] = h
+        return cls._cache["h"]
+
+    @classmethod
+    def _lattice(cls, delta: float) -> tuple[torch.Tensor, torch.Tensor]:
+        h = cls._offsets()
+        c = torch.arange(-2560, 2561, dtype=torch.float64)
+        v = c * delta
+        a = v - torch.round(v)  # offset of each lattice point from the step grid
+        t = (a + 0.5) * 400
+        i = t.floor().long().clamp(0, 399)
+        f = t - i
+        e = h[:, i] * (1 - f) + h[:, i + 1] * f  # [beta, C]
+        sig_c = torch.cat([torch.zeros(1, dtype=torch.float64),
+                           torch.logspace(-2, math.log10(512.0), 100, dtype=torch.float64)])
+        wts = torch.exp(-0.5 * (c.view(1, -1) / sig_c.clamp(min=1e-12).view(-1, 1)) ** 2)
+        wts[0] = (c == 0).double()
+        wts = wts / wts.sum(1, keepdim=True)
+        return sig_c * delta, wts @ e.t()  # spreads (steps), F [spread, beta]
+
+    def __call__(self, sv: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+        """F for tensors of spreads and noise stds (broadcast), in squared steps."""
+        sv, beta = torch.broadcast_tensors(sv.double(), beta.double())
+        if self.key is None:
+            R2, RX = self.tables
+            s2 = sv * sv + beta * beta
+            s = s2.sqrt()
+            t = (s / self.S_STEP).clamp(max=R2.numel() - 1 - 1e-6)
+            i = t.floor().long()
+            f = t - i
+            r2 = torch.take(R2, i) * (1 - f) + torch.take(R2, i + 1) * f
+            rx = torch.take(RX, i) * (1 - f) + torch.take(RX, i + 1) * f
+            v = r2 + 2 * beta * beta / s2.clamp(min=1e-300) * rx + beta * beta
+            return torch.where(s > self.S_TOP, beta * beta + 1.0 / 12.0, v)
+        svs, tab = self.tables
+        n = svs.numel() - 1
+        sv = sv.clamp(max=float(svs[-1]))
+        i = (torch.searchsorted(svs, sv.contiguous()) - 1).clamp(0, n - 1)
+        fs = ((sv - svs[i]) / (svs[i + 1] - svs[i])).clamp(0, 1)
+        tb = (beta / self.BETA_STEP).clamp(max=tab.shape[1] - 1 - 1e-6)
+        k = tb.floor().long()
+        fb = tb - k
+        nc = tab.shape[1]
+        j = i * nc + k  # flat indices: torch.take is far faster than 2-d advanced indexing
+        v = ((torch.take(tab, j) * (1 - fb) + torch.take(tab, j + 1) * fb) * (1 - fs)
+             + (torch.take(tab, j + nc) * (1 - fb) + torch.take(tab, j + nc + 1) * fb) * fs)
+        return torch.where(beta > self.BETA_TOP, beta * beta + 1.0 / 12.0, v)
+
+
+def _input_range(vals: torch.Tensor, method: str, percentile: float, levels: int | None) -> float:
+    """The DAC input range from a sample of |x|: its maximum, a percentile, or the range that
+    minimises the mean squared error of clipping plus rounding to ``levels`` per sign (searched
+    over 200 candidates up to the maximum; without a DAC, only clipping counts: the maximum)."""
+    if not vals.numel():
+        return 1.0
+    vmax = float(vals.max())
+    if method == "max" or (method == "mse" and levels is None):
+        return vmax
+    if vals.numel() > 1_000_000:
+        vals = vals[torch.randperm(vals.numel(), generator=torch.Generator().manual_seed(0))[:1_000_000]]
+    if method == "percentile":
+        return float(torch.quantile(vals.double(), percentile / 100.0))
+    cands = torch.linspace(vmax / 200, vmax, 200, dtype=torch.float32)
+    best, best_err = vmax, float("inf")
+    v = vals.float()
+    for c in cands.split(20):
+        sc = c.view(-1, 1)
+        q = torch.round((v.view(1, -1) / sc * levels).clamp_(max=levels)) * (sc / levels)
+        err = (q - v.view(1, -1)).pow_(2).mean(1)
+        i = int(err.argmin())
+        if float(err[i]) < best_err:
+            best, best_err = float(c[i]), float(err[i])
+    return best
+
+
 class _AnalogFn(torch.autograd.Function):
     """Forward through the tiles; backward straight-through (see module doc)."""
 
@@ -208,9 +345,10 @@ class AnalogMVM(nn.Module):
         #: analog passes per input vector per row tile (bit-serial planes), as the estimator counts
         self.input_planes = 1 if exact else self.fam.input_cycles
         self.bit_serial = self.input_planes > 1 and self.dac_levels is not None
+        #: how converter passes are simulated: "statistical" (default), "per-pass", "recombined"
+        self.conv_mode = options.get("converter_passes", "statistical")
         #: one ADC conversion per (bit slice, input bit plane, row tile), shift-added digitally
-        self.per_pass = (options.get("converter_passes", "per-pass") == "per-pass" and not exact
-                         and self.fam.multi_pass)
+        self._per_pass_mode = self.conv_mode == "per-pass" and not exact and self.fam.multi_pass
         self.t_inference = float(options.get("t_inference", self.fam.t_inference_s))
         self.seed = seed
         self.pool = pool
@@ -232,14 +370,55 @@ class AnalogMVM(nn.Module):
         self._col_scale: torch.Tensor | None = None
         self._slice_sig: torch.Tensor | None = None  # per-pass: significance of each bit slice [S]
         self._calib: dict[str, float] | None = None  # set by calibrate(): noise and ADC off
+        self._offset: torch.Tensor | None = None  # per-pass: the digital offset of an offset encoding [G, N]
+        #: input channels whose products run digitally (found by calibrate, LLM.int8-style
+        #: decomposition, Dettmers et al. NeurIPS 2022); None: all on tiles
+        self.outlier_channels: torch.Tensor | None = None
+        self._outlier_version = 0
+        clip = options.get("weight_clip_sigma")
+        self.weight_clip_sigma = None if clip is None else float(clip)
+        self._sig_stat: torch.Tensor | None = None  # significance of the bit slices [S] (statistical)
+        self._stat: dict[str, Any] | None = None  # per-programming constants of the statistical model
+        tid = torch.empty(self.in_features, dtype=torch.long)
+        for t, (r0, r1) in enumerate(self.row_blocks):
+            tid[r0:r1] = t
+        self._tile_index = tid  # row tile of each input row
+        self._tile_onehot = F.one_hot(tid, self.row_tiles).to(torch.float32)  # [K, RT]
+        self._tile_rows = max(r1 - r0 for r0, r1 in self.row_blocks)
+        sizes = [r1 - r0 for r0, r1 in self.row_blocks]
+        # bit-plane counts per tile by a reshape: pad the last tile up to the others' size
+        self._tile_pad = self._tile_rows * self.row_tiles - self.in_features \
+            if all(sz == self._tile_rows for sz in sizes[:-1]) else None
+        self._tile_base = torch.arange(self.row_tiles, dtype=torch.int64) * (self._tile_rows + 1)
+        self._tables: dict[Any, Any] = {}
+
+    @property
+    def per_pass(self) -> bool:
+        """Every (bit slice, input bit plane, row tile) runs as its own pass: the exact mode, and
+        calibration in the statistical mode (it records the largest noiseless pass output)."""
+        return self._per_pass_mode or (self._calib_phase() == "adc" and self.conv_mode == "statistical"
+                                       and not self.fam.exact and self.fam.multi_pass)
+
+    @property
+    def statistical(self) -> bool:
+        """Converters and noise reproduced by their error distribution on one GEMM (module doc)."""
+        fam = self.fam
+        return (self.conv_mode == "statistical" and self._calib is None and not fam.exact
+                and (self.adc_levels is not None or fam.signal_dependent_noise or fam.out_noise > 0))
 
     # -- state_dict ---------------------------------------------------------------------
     def get_extra_state(self) -> dict[str, str]:
         """Saved in the state_dict next to ``input_range``: whether that range is refreshed per
         batch (``dynamic``) or fixed (``static``, e.g. calibrated), so that a loaded model uses it."""
-        return {"input_range_mode": self.range_mode}
+        out: dict[str, Any] = {"input_range_mode": self.range_mode}
+        if self.outlier_channels is not None:
+            out["outlier_channels"] = self.outlier_channels.tolist()
+        return out
 
     def set_extra_state(self, state: Any) -> None:
+        if isinstance(state, dict) and "outlier_channels" in state:
+            self.outlier_channels = torch.tensor(state["outlier_channels"], dtype=torch.long)
+            self._outlier_version += 1
         mode = state.get("input_range_mode") if isinstance(state, dict) else None
         if mode is not None and self.range_mode != "learned":  # a learned range stays a parameter
             self.range_mode = "dynamic" if mode == "dynamic" else "static"
@@ -275,26 +454,49 @@ class AnalogMVM(nn.Module):
             G, K, SN = w_dev.shape
             S = self._slice_sig.numel()
             w_dev = torch.matmul(self._slice_sig.view(1, S), w_dev.view(G, K, S, SN // S)).view(G, K, SN // S)
+            if self._offset is not None:
+                w_dev = w_dev + self._offset[:, None, :] / factor
         return w_dev * (col_scale * factor)[:, None, :]
 
     def _programmed(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(w_eff [G, K, N] normalised, col_scale [G, N]); w_eff may be scaled, see _programmed_dev.
         Per-pass execution: w_eff is the bit slices [G, K, S*N] (slice-major columns, one copy)."""
-        key = (self.weight._version, self.weight.data_ptr(), self.t_inference)
+        per_pass = self.per_pass
+        key = (self.weight._version, self.weight.data_ptr(), self.t_inference, per_pass, self._outlier_version)
         if self._cache_key == key and self._w_eff is not None:
             return self._w_eff, self._col_scale
         gen = torch.Generator().manual_seed(self.seed)  # same seed -> same devices at every t
         wc = canonical_weight(self, self.kind).detach()
-        states = [self.fam.program(wc[g], gen, t_inference_s=self.t_inference, per_slice=self.per_pass,
+        if self.outlier_channels is not None:  # their rows are computed digitally: not programmed
+            wc = wc.index_fill(1, self.outlier_channels, 0.0)
+        if self.weight_clip_sigma is not None:  # clip each column at k std before normalising it
+            lim = wc.std(dim=1, keepdim=True) * self.weight_clip_sigma
+            wc = torch.maximum(torch.minimum(wc, lim), -lim)
+        # the statistical mode keeps the slices' significance for the variance of their passes
+        # (per_slice=True draws the same devices as per_slice=False)
+        per_slice = per_pass or (self.conv_mode == "statistical" and not self.fam.exact and self.fam.multi_pass)
+        states = [self.fam.program(wc[g], gen, t_inference_s=self.t_inference, per_slice=per_slice,
                                    blocks=self.tile_blocks) for g in range(self.G)]
         K, N = wc.shape[1:]
         S = states[0].weights.shape[0]
-        if self.per_pass:
+        self._sig_stat = states[0].significance.to(self.weight.dtype)
+        self._stat = None
+        d2 = torch.zeros(self.G, S, self.row_tiles, dtype=torch.float64)  # mean d^2 per slice and row tile
+        cnt = torch.zeros(self.row_tiles, dtype=torch.float64).index_add_(
+            0, self._tile_index, torch.ones(K, dtype=torch.float64)) * N
+        for g, stt in enumerate(states):
+            d2[g] = torch.zeros(S, self.row_tiles, dtype=torch.float64).index_add_(
+                1, self._tile_index, stt.weights.double().pow(2).sum(2)) / cnt
+        self._slice_d2 = d2
+        if per_pass:
             slices = torch.empty(self.G, K, S, N, dtype=self.weight.dtype)
             for g, st in enumerate(states):
                 slices[g].copy_(st.weights.permute(1, 0, 2))
             self._w_eff = slices.view(self.G, K, S * N)
             self._slice_sig = states[0].significance.to(self.weight.dtype)
+            offs = [getattr(st, "offset", None) for st in states]  # offset encoding: added digitally
+            self._offset = (None if offs[0] is None
+                            else torch.stack([o.to(self.weight.dtype) for o in offs]))  # [G, N]
         else:
             self._w_eff = torch.stack([st.recombined() for st in states]).to(self.weight.dtype).contiguous()
             self._slice_sig = None
@@ -345,6 +547,18 @@ class AnalogMVM(nn.Module):
 
     def _mvm(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         """x [G, M, K] -> y [G, M, N] (+ bias [N] when given, G = 1)."""
+        idx = self.outlier_channels
+        if idx is not None and self._calib_phase() != "inputs":
+            # outlier channels: exact digital products (differentiable), the rest on tiles
+            wd = canonical_weight(self, self.kind).index_select(1, idx)  # [G, n, N]
+            yd = torch.matmul(x.index_select(2, idx), wd)
+            return self._mvm_analog(x.index_fill(2, idx, 0.0), bias) + yd
+        return self._mvm_analog(x, bias)
+
+    def _calib_phase(self) -> str | None:
+        return None if self._calib is None else self._calib.get("phase")
+
+    def _mvm_analog(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         if x.numel():  # one pass (aminmax is ~15x faster than an inf-norm on CPU); NaN/inf propagate
             mn, mx = torch.aminmax(x.detach())
             amax = max(-float(mn), float(mx))
@@ -386,6 +600,8 @@ class AnalogMVM(nn.Module):
     def _run(self, x: torch.Tensor, r: float, bias: torch.Tensor | None = None) -> torch.Tensor:
         if self.per_pass:
             return self._run_passes(x, r, bias)
+        if self.statistical:
+            return self._run_stat(x, r, bias)
         G, M, K = x.shape
         N, RT = self.out_features, self.row_tiles
         Lx, La = self.dac_levels, self.adc_levels
@@ -436,6 +652,186 @@ class AnalogMVM(nn.Module):
             if bias is not None:
                 o.add_(bias)
         return out
+
+    def _stat_constants(self, w_dev: torch.Tensor) -> dict[str, Any]:
+        """Per programming: the noise coefficients of each row tile and, for a noise that reads
+        the weights (sum |x||w|), the row means ``a_k = mean_n |w_kn|`` and the column factors
+        ``b_n = sum_k |w_kn| / sum_k a_k`` of the separable approximation (module doc)."""
+        if self._stat is not None:
+            return self._stat
+        fam = self.fam
+        co = torch.tensor([fam.noise_var_coeffs(r1 - r0) for r0, r1 in self.row_blocks], dtype=torch.float64)
+        st: dict[str, Any] = {"c0": co[:, 0].to(w_dev.dtype), "c_sq": co[:, 1].to(w_dev.dtype),
+                              "c_l1": co[:, 2].to(w_dev.dtype), "l1": bool((co[:, 2] > 0).any()),
+                              "sq": bool((co[:, 1] > 0).any())}
+        if st["l1"]:
+            wa = w_dev.abs()
+            a = wa.mean(2)  # [G, K]
+            st["a"] = a
+            st["b"] = wa.sum(1) / a.sum(1, keepdim=True).clamp(min=1e-30)  # [G, N], mean 1
+        self._stat = st
+        return st
+
+    @torch.no_grad()
+    def _run_stat(self, x: torch.Tensor, r: float, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """The statistical converter model (default): the recombined product in one GEMM, plus
+        one Gaussian per output whose variance is that of the exact passes' errors (module doc)."""
+        G, M, K = x.shape
+        N = self.out_features
+        Lx, La = self.dac_levels, self.adc_levels
+        adc = La is not None
+        r = max(r, 1e-12)
+        if Lx is not None:  # 1. DAC codes
+            xq = torch.mul(x, Lx / r).clamp_(-Lx, Lx).round_()
+            unit, Lc = r / Lx, float(Lx)
+        else:
+            xq, unit, Lc = torch.mul(x, 1.0 / r), r, 1.0
+        B = self.input_planes if self.bit_serial else 1
+        Lp = 1.0 if B > 1 else Lc  # largest input of one pass
+        step = float(self.adc_range) * Lp / La if adc else 0.0  # ADC step in pass units
+        w_dev, col_scale, _ = self._programmed_dev(1.0)  # recombined, normalised [G, K, N]
+        st = self._stat_constants(w_dev)
+        S = self._sig_stat.numel()
+        out = torch.empty(G, M, N, dtype=x.dtype)
+        for g in range(G):
+            xc = xq[g]
+            tot = self._error_var(xc, g, B, Lp, step, st)  # [M] or ([M], lambda) with sum |x||w|
+            colfac = col_scale[g] * unit
+            if isinstance(tot, tuple):  # separable approximation of sum |x||w| (module doc)
+                tot, lam = tot
+                phi = torch.sqrt(lam * st["b"][g].to(x.dtype) + (1.0 - lam))  # [N]
+                w = w_dev[g] / phi.clamp(min=1e-12)
+                colfac = colfac * phi
+            else:
+                w = w_dev[g]
+            R = tot.sqrt().clamp_(min=1e-20)  # [M]: row factor of the error std
+            self._stat_gemm(out[g], xc, w, R, colfac, bias)
+            if adc:
+                self.conversions += self.row_tiles * B * S * M * N
+        return out
+
+    def _stat_gemm(self, out: torch.Tensor, xs: torch.Tensor, w: torch.Tensor, R: torch.Tensor,
+                   colfac: torch.Tensor, bias: torch.Tensor | None) -> None:
+        """out = (x @ w + Z * R[:, None]) * colfac (+ bias): the product and its error in one
+        GEMM (Z standard normal from the noise pool). The row factor R scales the noise (one
+        pass over the outputs) or, when the inputs are the smaller side, the inputs and then
+        the outputs back."""
+        M, K = xs.shape
+        N = w.shape[1]
+        dtype = out.dtype
+        scale_inputs = K < N
+        if scale_inputs:
+            xs = xs / R[:, None]
+        ch = max(1, min(M, self.CHUNK_ELEMENTS // max(1, N)))
+        for m0 in range(0, M, ch):
+            m1 = min(M, m0 + ch)
+            o = out[m0:m1]
+            z = self.pool.take((m1 - m0) * N, self.gen, dtype).view(m1 - m0, N)
+            if scale_inputs:
+                torch.addmm(z, xs[m0:m1], w, out=o)
+                o.mul_(R[m0:m1, None])
+            else:
+                torch.addmm(torch.mul(z, R[m0:m1, None]), xs[m0:m1], w, out=o)
+            if bias is not None:
+                torch.addcmul(bias, o, colfac, out=o)
+            else:
+                o.mul_(colfac)
+
+    def _count_tables(self, g: int, B: int, step: float, st: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """For bit-plane passes, whose spread and noise depend only on the count ``c`` of active
+        rows: ``H[t, c] = sum_s sig_s^2 F(sqrt(c d2[s, t]) / step, beta(c))`` and its part shared
+        by equal-valued planes ``Hs`` (the noiseless rounding, dithered by the noise as
+        exp(-4 pi^2 beta^2), the first harmonic of the rounding error), per row tile; cached per
+        ADC step."""
+        key = (g, step)
+        hit = self._tables.get(key)
+        if hit is not None:
+            return hit
+        rows = self._tile_rows
+        cnt = torch.arange(rows + 1, dtype=torch.float64)
+        var = st["c0"].double().view(-1, 1) + st["c_sq"].double().view(-1, 1) * cnt  # [RT, rows+1], Lp = 1
+        beta = var.sqrt() / step
+        sv = (self._slice_d2[g].view(-1, self.row_tiles, 1) * cnt).sqrt() / step  # [S, RT, rows+1]
+        u = self.fam.state_lattice
+        rounding = _RoundingError(None if u is None else u / step)
+        v = rounding(sv, beta.unsqueeze(0))
+        shared = torch.minimum(rounding(sv, torch.zeros_like(beta).unsqueeze(0))
+                               * torch.exp(-4 * math.pi ** 2 * beta * beta).unsqueeze(0), v)
+        sig2 = self._sig_stat.double().pow(2).view(-1, 1, 1)
+        dt = self.weight.dtype
+        hit = ((v * sig2).sum(0).to(dt).contiguous(), (shared * sig2).sum(0).to(dt).contiguous())
+        self._tables = {key: hit}  # one step at a time (a recalibration replaces it)
+        return hit
+
+    def _error_var(self, xc: torch.Tensor, g: int, B: int, Lp: float, step: float, st: dict[str, Any]):
+        """Variance of the error of each output row (in squared code units of the recombined sum)
+        that the exact passes would add: every pass (bit plane b, slice s, row tile t) gets its
+        noise and, with an ADC, the rounding error of values spread like that pass's
+        (:class:`_RoundingError`); planes that only repeat the sign (two's complement) share
+        their rounding. With a noise that reads the weights, returns (variance, lambda) for the
+        separable approximation of sum |x||w|."""
+        M, K = xc.shape
+        dt = xc.dtype
+        c0, c_sq = st["c0"].to(dt), st["c_sq"].to(dt)
+        sig2s = self._sig_stat.to(dt).pow(2)  # [S]
+        RT = self.row_tiles
+        if B > 1:  # bit planes (0/1) of the two's-complement codes, counted per row tile in bytes
+            code = xc.to(torch.int32).bitwise_and_((1 << B) - 1).to(torch.uint8 if B <= 8 else torch.int32)
+            pad = self._tile_pad
+            if pad:
+                code = F.pad(code, (0, pad))
+            shifts = torch.arange(B, dtype=code.dtype).view(B, 1, 1)
+            xn = (code.unsqueeze(0) >> shifts).bitwise_and_(1)  # [B, M, K + pad]
+            if pad is None:  # uneven tiles: count through the one-hot tile matrix
+                sq = torch.matmul(xn.to(dt), self._tile_onehot.to(dt)).round_().to(torch.int64)
+            else:
+                sq = xn.view(B, M, RT, -1).sum(-1, dtype=torch.int64)  # [B, M, RT]: active rows per pass
+        else:
+            xn = (xc / Lp).unsqueeze(0)
+            sq = torch.matmul(xn * xn, self._tile_onehot.to(dt))  # [1, M, RT]
+        if step > 0 and B > 1:  # each pass is a function of its integer count: tabulated per layer
+            H, Hs = self._count_tables(g, B, step, st)  # [RT, rows + 1]
+            idx = sq + self._tile_base  # flat indices into the [RT, rows + 1] tables
+            v = torch.take(H, idx)  # [B, M, RT]: sum_s sig_s^2 F(spread, noise) of each pass
+            # planes at and above nb (the bits the tile's largest magnitude needs) only repeat
+            # the sign: equal values, equal rounding (noise aside), summed weight -2^nb
+            if pad is not None:  # largest code and smallest per tile in one pass
+                xp = F.pad(xc, (0, pad)) if pad else xc
+                lo, hi = torch.aminmax(xp.view(M, RT, -1), dim=-1)
+                qmax = torch.maximum(hi, -lo - 1)
+            else:
+                mag = torch.where(xc >= 0, xc, -xc - 1)
+                qmax = torch.zeros(M, RT, dtype=dt).scatter_reduce_(1, self._tile_index.expand(M, K), mag, "amax")
+            nb = (torch.log2(qmax.clamp(min=0.5)).floor() + 1).clamp(max=B - 1)  # [M, RT]
+            bidx = torch.arange(B - 1, dtype=dt).view(-1, 1, 1)
+            low = (torch.where(nb.unsqueeze(0) > bidx, torch.pow(4.0, bidx), torch.zeros((), dtype=dt))
+                   * v[:-1]).sum(0)
+            shared = torch.take(Hs, idx[-1])
+            p_nb = torch.pow(4.0, nb)
+            s2 = 4.0 ** (B - 1) + (4.0 ** (B - 1) - p_nb) / 3.0
+            V0 = (low + s2 * (v[-1] - shared) + p_nb * shared).sum(1) * (step * step)
+        elif step > 0:
+            var = (c0 + c_sq * sq) * (Lp * Lp)  # noise of each pass, pass units^2
+            beta = var.sqrt() / step  # [1, M, RT]
+            d2 = self._slice_d2[g].to(dt)  # [S, RT]
+            sv = (sq.unsqueeze(1) * d2.unsqueeze(1) * (Lp * Lp)).sqrt() / step  # [1, S, M, RT]
+            u = self.fam.state_lattice
+            v = _RoundingError(None if u is None else u / step)(sv, beta.unsqueeze(1)).to(dt)
+            V0 = (v * sig2s.view(1, -1, 1, 1)).sum((0, 1, 3)) * (step * step)
+        else:
+            var = (c0 + c_sq * sq.to(dt)) * (Lp * Lp)
+            cb2 = torch.pow(4.0, torch.arange(B, dtype=dt)).view(-1, 1, 1) if B > 1 else torch.ones(1, 1, 1, dtype=dt)
+            V0 = (var * cb2).sum((0, 2)) * float(sig2s.sum())
+        if not st["l1"]:
+            return V0
+        # sum_t c_l1(t) sum_{k in t} |xn_k| a_k: one matrix-vector product per plane
+        ak = (st["a"][g] * st["c_l1"].to(dt)[self._tile_index]).to(dt)  # [K]
+        cb2 = torch.pow(4.0, torch.arange(B, dtype=dt)) if B > 1 else torch.ones(1, dtype=dt)
+        xa = xn[..., :K].to(dt).abs()
+        A = (torch.matmul(xa, ak) * cb2.view(-1, 1)).sum(0) * (Lp * Lp) * float(sig2s.sum())  # [M]
+        tot = V0 + A
+        lam = float(A.sum() / tot.sum().clamp(min=1e-30))
+        return tot, lam
 
     @torch.no_grad()
     def _run_passes(self, x: torch.Tensor, r: float, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -500,25 +896,77 @@ class AnalogMVM(nn.Module):
             ys = torch.matmul(sig.view(1, S), ys.view(mc, S, N))  # bit slices
             o = out[g, m0:m1]
             torch.mul(ys.view(mc, N), s, out=o)
+            if self._offset is not None:  # offset encoding: offset * sum of the inputs, digital
+                o.add_(torch.outer(xc.sum(1), self._offset[g] * col_scale[g] * unit))
             if bias is not None:
                 o.add_(bias)
         return out
 
     # -- calibration hooks ---------------------------------------------------------------
+    def set_adc_range(self, rng: float) -> float:
+        """Set the ADC clipping range (units of one full-scale row). On a tile of exact digits
+        (:attr:`~hw_models.family.TileFamily.state_lattice`: SRAM bits, matched capacitors) the
+        range is widened to the nearest one whose step is a whole fraction or a whole multiple of
+        one cell unit, as a designer sets the reference of such an ADC: otherwise the step beats
+        with the unit and every conversion carries a gain error (values c units read as
+        round(c * unit/step) steps). Returns the range set."""
+        u, La = self.fam.state_lattice, self.adc_levels
+        if u is not None and La is not None and rng > 0:
+            Lp = 1.0 if self.bit_serial else float(self.dac_levels or 1)
+            step = rng * Lp / La
+            step = u / math.floor(u / step) if step <= u else u * math.ceil(step / u - 1e-9)
+            rng = step * La / Lp
+        self.adc_range.fill_(rng)
+        return rng
+
+
+    #: rows of each layer's inputs kept for the range search (a random subset of every batch)
+    SAMPLE_ROWS = 512
+
     def _observe_input(self, x: torch.Tensor, amax: float) -> None:
+        """Calibration, first phase: per-channel |x| maxima and a sample of input rows."""
         c = self._calib
-        pct = c.get("percentile")
-        v = amax
-        if pct is not None and x.numel():
-            flat = x.detach().abs().flatten()
-            if flat.numel() > 1_000_000:
-                flat = flat[torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(0))[:1_000_000]]
-            v = float(torch.quantile(flat.float(), pct / 100.0))
-        c["input_max"] = max(c.get("input_max", 0.0), v)
-        self.input_range.data.fill_(max(c["input_max"], 1e-12))
+        if c.get("phase") != "inputs" or not x.numel():
+            return
+        xd = x.detach()
+        cm = xd.abs().amax(dim=1)  # [G, K]
+        c["chan_max"] = cm if c.get("chan_max") is None else torch.maximum(c["chan_max"], cm)
+        M = xd.shape[1]
+        gen = torch.Generator().manual_seed(len(c.setdefault("rows", [])))
+        take = torch.randperm(M, generator=gen)[:self.SAMPLE_ROWS]
+        c["rows"].append(xd[:, take].float())
+        c["input_max"] = max(c.get("input_max", 0.0), amax)
+        self.input_range.data.fill_(max(c["input_max"], 1e-12))  # the running range while observing
+
+    def finish_input_calibration(self, method: str, percentile: float, outlier_threshold: float | None) -> None:
+        """Set the outlier channels and the input range from what the first phase saw."""
+        c = self._calib or {}
+        if c.get("chan_max") is None:
+            return
+        cm = c["chan_max"]
+        out = None
+        if outlier_threshold is not None and self.G == 1 and self.in_features >= 8:
+            ref = cm[0].median().clamp(min=1e-12)
+            cand = torch.nonzero(cm[0] > outlier_threshold * ref).flatten()
+            cap = max(1, math.ceil(0.02 * self.in_features))  # at most 2% of the channels
+            if cand.numel() > cap:
+                cand = cand[cm[0, cand].argsort(descending=True)[:cap]]
+            if cand.numel():
+                out = cand.sort().values
+        self.outlier_channels = out
+        self._outlier_version += 1
+        rows = torch.cat(c["rows"], dim=1)  # [G, n, K]
+        if out is not None:
+            rows = rows.index_fill(2, out, 0.0)
+        vals = rows.abs().flatten()
+        vals = vals[vals > 0] if bool((vals > 0).any()) else vals
+        self.input_range.data.fill_(max(_input_range(vals, method, percentile, self.dac_levels), 1e-12))
+        c["input_max"] = float(self.input_range)
 
     def _observe_tile_outputs(self, y: torch.Tensor, Lx: float) -> None:
         c = self._calib
+        if c.get("phase") == "inputs":
+            return
         c["adc_max"] = max(c.get("adc_max", 0.0), float(y.abs().amax()) / Lx)
 
     def extra_repr(self) -> str:
@@ -526,6 +974,8 @@ class AnalogMVM(nn.Module):
                 f"tiles={self.row_tiles}x{self.col_tiles} of {self.tile.rows}x{self.tile.cols}, "
                 f"family={self.family}, noise={self.fam.noise_model}, dac={self.dac_levels}, "
                 f"adc={self.adc_levels}"
+                + (f", digital outlier channels={self.outlier_channels.numel()}"
+                   if self.outlier_channels is not None else "")
                 + (f", passes={self._n_slices()}x{self.input_planes}x{self.row_tiles} (slices x bits x row tiles)"
                    if self.per_pass else ""))
 
