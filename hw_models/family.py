@@ -355,12 +355,10 @@ class TileFamily:
         c0, c_sq, c_l1 = self.noise_var_coeffs(xn.shape[-1])
         if not c_sq and not c_l1:
             return math.sqrt(c0)
-        var = torch.full((xn.shape[0], 1), c0, dtype=xn.dtype)
-        if c_sq:
-            var = var + c_sq * xn.pow(2).sum(-1, keepdim=True)
+        var = c_sq * xn.pow(2).sum(-1, keepdim=True) if c_sq else 0.0
         if c_l1:
             var = var + c_l1 * (xn.abs() @ wn.abs())
-        return torch.sqrt(var)
+        return torch.sqrt(var + c0)
 
     def accuracy_params(self) -> set[tuple[str, str]]:
         """(table, key) of the parameters that change what the deployed model computes on this

@@ -36,11 +36,14 @@ def test_deploy_without_inputs_and_evaluate(capsys):
     x = torch.randn(64, 784)
     am = deploy(model, "charge-jia2020", seed=0, calibration=[x])
     layer = analog_layers(am)[0]
-    assert layer.per_pass and layer.input_planes == 8  # bit-serial, 1-bit cells: a pass per plane and slice
+    # bit-serial, 1-bit cells: a pass per plane and slice (8 x 8 per row tile), simulated by the
+    # statistical model by default; every one of those conversions is counted
+    assert layer.statistical and layer.input_planes == 8 and layer._n_slices() == 8
     with torch.no_grad():
         y, y0 = am(x), model(x)
     err = float((y - y0).norm() / y0.norm())
     assert 0.01 < err < 0.5
+    assert layer.conversions == 64 * 64 * 256  # vectors x (8 planes x 8 slices x 1 row tile) x columns
     assert main(["evaluate", "mlp", "--hw", "charge-jia2020", "--seeds", "2"]) == 0
     assert "output fidelity on charge-jia2020" in capsys.readouterr().out
 

@@ -86,8 +86,10 @@ def _noise_scaled(preset, s):
 
 
 #: noise-induced relative output error of the trained MLP at each preset's noise (ADC ideal so
-#: that rounding does not mask small noise), measured with seed 0 on this CPU build
-NOISE_ERROR = {"pcm-hermes": 0.0660, "rram": 0.2483, "mzi-eo": 0.0128, "freespace": 0.0437,
+#: that rounding does not mask small noise), measured with seed 0 on this CPU build. rram: 0.2483
+#: with single devices around a mid-scale reference, 0.1236 with ISAAC's offset encoding (zero
+#: digits at the low-noise end of Wan's deviation fit; docs/validation-noise.md)
+NOISE_ERROR = {"pcm-hermes": 0.0660, "rram": 0.1236, "mzi-eo": 0.0128, "freespace": 0.0437,
                "charge-jia2020": 0.0873}
 
 
