@@ -59,7 +59,7 @@ CASES = [(p, b) for p in ("pcm-hermes", "rram", "sram-cim", "charge-jia2020", "m
          for b in (8, 10)] + [(p, 6) for p in ("pcm-hermes", "rram", "mzi", "freespace")]
 
 
-#: measured exceptions to the 10% band, with their bound (docs/deploy.md, known limits): the
+#: measured exceptions to the 10% band, with their bound (docs/deploy.md): the
 #: matched-capacitor charge tile at 8 bits on ReLU inputs, 1.106x of the exact std with seed 3
 #: (the model takes the passes' rounding as independent; with exact digits and little kT/C
 #: noise part of it is coherent across passes)

@@ -105,7 +105,7 @@ def test_per_pass_adc_matches_numpy_reference():
 
 def test_fewer_adc_bits_cost_more_with_per_pass_conversion_on_rram():
     m, x = mlp(256, 64, 10), torch.randn(64, 256)
-    err = {}
+    err, total = {}, {}
     for bits in (8, 4):
         hw = hw_models.load("rram", adc_bits=bits)
         plan, plan0 = plan_for(m, x, hw), plan_for(m, x, no_adc(hw))
@@ -115,14 +115,16 @@ def test_fewer_adc_bits_cost_more_with_per_pass_conversion_on_rram():
             exact = deploy(m, plan0, seed=0, calibration=[x], converter_passes=cp, exact_noise=True)
             with torch.no_grad():
                 y, y0 = with_adc(x), exact(x)
+                total[cp, bits] = rel(y, m(x))
             err[cp, bits] = rel(y, y0)
     for bits in (8, 4):
         assert err["per-pass", bits] > 2 * err["recombined", bits]
-    # the default statistical model reproduces the per-pass ADC error at 8 bits; at 4 bits it
-    # misses the rounding of the common mean of rram's offset-encoded (unsigned) passes, which a
-    # coarse step does not average out (docs/deploy.md, known limits): it lies between the two
-    assert err["statistical", 8] == pytest.approx(err["per-pass", 8], rel=0.15)
-    assert err["recombined", 4] < err["statistical", 4] < err["per-pass", 4]
+    # the default statistical model draws noise and ADC error as one Gaussian, so its error is
+    # held against the digital model, not path by path: it matches per-pass at 8 and 4 bits
+    # (measured 0.243 vs 0.263 and 1.93 vs 1.83), far from the optimistic recombined conversion
+    for bits in (8, 4):
+        assert total["statistical", bits] == pytest.approx(total["per-pass", bits], rel=0.15)
+    assert total["statistical", 4] > 3 * total["recombined", 4]
     assert err["per-pass", 4] - err["per-pass", 8] > 2 * (err["recombined", 4] - err["recombined", 8])
 
 

@@ -371,6 +371,8 @@ class AnalogMVM(nn.Module):
         self._slice_sig: torch.Tensor | None = None  # per-pass: significance of each bit slice [S]
         self._calib: dict[str, float] | None = None  # set by calibrate(): noise and ADC off
         self._offset: torch.Tensor | None = None  # per-pass: the digital offset of an offset encoding [G, N]
+        self._dev_error: torch.Tensor | None = None  # training: programmed - normalised weight
+        self._updates = 0
         #: input channels whose products run digitally (found by calibrate, LLM.int8-style
         #: decomposition, Dettmers et al. NeurIPS 2022); None: all on tiles
         self.outlier_channels: torch.Tensor | None = None
@@ -465,13 +467,15 @@ class AnalogMVM(nn.Module):
         key = (self.weight._version, self.weight.data_ptr(), self.t_inference, per_pass, self._outlier_version)
         if self._cache_key == key and self._w_eff is not None:
             return self._w_eff, self._col_scale
-        gen = torch.Generator().manual_seed(self.seed)  # same seed -> same devices at every t
         wc = canonical_weight(self, self.kind).detach()
         if self.outlier_channels is not None:  # their rows are computed digitally: not programmed
             wc = wc.index_fill(1, self.outlier_channels, 0.0)
         if self.weight_clip_sigma is not None:  # clip each column at k std before normalising it
             lim = wc.std(dim=1, keepdim=True) * self.weight_clip_sigma
             wc = torch.maximum(torch.minimum(wc, lim), -lim)
+        if self._update_in_training(wc, key):
+            return self._w_eff, self._col_scale
+        gen = torch.Generator().manual_seed(self.seed)  # same seed -> same devices at every t
         # the statistical mode keeps the slices' significance for the variance of their passes
         # (per_slice=True draws the same devices as per_slice=False)
         per_slice = per_pass or (self.conv_mode == "statistical" and not self.fam.exact and self.fam.multi_pass)
@@ -503,7 +507,34 @@ class AnalogMVM(nn.Module):
         self._w_factor = 1.0
         self._col_scale = torch.stack([st.col_scale for st in states]).to(self.weight.dtype)
         self._cache_key = key
+        self._dev_error = None
+        if self.training and not per_pass:  # the chip's error, kept for the updates of training
+            self._dev_error = self._w_eff - wc.to(self._w_eff.dtype) / self._col_scale[:, None, :]
+            self._updates = 0
         return self._w_eff, self._col_scale
+
+    #: full reprogramming (fresh device draws) every this many weight updates in training
+    REPROGRAM_EVERY = 100
+
+    def _update_in_training(self, wc: torch.Tensor, key: tuple) -> bool:
+        """Training: after an optimizer step the tiles are not programmed again from scratch
+        (device draws, drift, an MZI decomposition cost far more than the step itself); the
+        programmed copy becomes the new weight plus the device error of the last full
+        programming, in the same column scale. A full programming (fresh draws) follows every
+        :attr:`REPROGRAM_EVERY` updates, when a weight leaves its column's range by 5%, or when
+        anything but the weight changed."""
+        err = getattr(self, "_dev_error", None)
+        old = self._cache_key
+        if (err is None or not self.training or old is None or old[2:] != key[2:] or self._w_factor != 1.0
+                or self._updates >= self.REPROGRAM_EVERY):
+            return False
+        wn = wc.to(err.dtype) / self._col_scale[:, None, :]
+        if float(wn.abs().amax()) > 1.05:
+            return False
+        torch.add(wn, err, out=self._w_eff)
+        self._updates += 1
+        self._cache_key = key
+        return True
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
