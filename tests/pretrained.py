@@ -30,7 +30,7 @@ import sysconfig
 import tempfile
 import time
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +209,7 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -376,15 +377,19 @@ class Settings:
     threads: int = 2
 
 
-def encoder_cosine(enc, preset: str, s: Settings, ref: torch.Tensor | None = None) -> float:
-    """Mean cosine between the analog and the digital mean-pooled embeddings of the held-out
-    sequences, after one deploy call with one calibration batch."""
+def encoder_fidelity(enc, preset: str, s: Settings, ref: torch.Tensor | None = None) -> dict[str, float]:
+    """After one deploy call with one calibration batch: the mean cosine between the analog and
+    the digital mean-pooled embeddings of the held-out sequences ("cosine"), and the same with
+    the digital batch mean subtracted from both ("centered_cosine"; pooled embeddings of
+    different texts share a large common direction, which the plain cosine rewards)."""
     import analogc
     x = heldout_batch(s.n_eval, s.seq)
     if ref is None:
         ref = pooled(enc, x)
     a = analogc.deploy(enc, preset, seed=s.seed, calibration=[{"input_ids": calibration_batch(s.n_calib, s.seq)}])
-    return float(F.cosine_similarity(pooled(a, x), ref, dim=-1).mean())
+    y, c = pooled(a, x), ref.mean(0)
+    return {"cosine": float(F.cosine_similarity(y, ref, dim=-1).mean()),
+            "centered_cosine": float(F.cosine_similarity(y - c, ref - c, dim=-1).mean())}
 
 
 def decoder_perplexity(dec, preset: str, s: Settings) -> float:
@@ -394,15 +399,23 @@ def decoder_perplexity(dec, preset: str, s: Settings) -> float:
     return perplexity(a, heldout_batch(s.n_eval, s.seq))
 
 
-def fidelity(presets: list[str] | None = None, s: Settings | None = None, log: bool = False) -> dict[str, Any]:
-    """Per preset: encoder cosine and decoder perplexity, plus the digital figures."""
+def with_train_seed(spec: Spec, seed: int) -> Spec:
+    """``spec`` trained from another seed (initialisation and data order)."""
+    return replace(spec, train=replace(spec.train, seed=seed))
+
+
+def fidelity(presets: list[str] | None = None, s: Settings | None = None, log: bool = False,
+             specs: tuple[Spec, Spec] = (ENCODER, DECODER)) -> dict[str, Any]:
+    """Per preset: encoder cosines, decoder perplexity and its ratio to the digital one, plus the
+    digital perplexity and the seconds spent (encoder, decoder: deploy, calibration and
+    evaluation)."""
     import warnings
     s = s or Settings()
     presets = presets or analog_presets()
     threads = torch.get_num_threads()
     torch.set_num_threads(s.threads)
     try:
-        enc, dec = encoder(log=log), decoder(log=log)
+        enc, dec = encoder(specs[0], log=log), decoder(specs[1], log=log)
         x = heldout_batch(s.n_eval, s.seq)
         ref = pooled(enc, x)
         digital_ppl = perplexity(dec, x)
@@ -411,12 +424,16 @@ def fidelity(presets: list[str] | None = None, s: Settings | None = None, log: b
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                cos = encoder_cosine(enc, p, s, ref)
+                e = encoder_fidelity(enc, p, s, ref)
+                t1 = time.perf_counter()
                 ppl = decoder_perplexity(dec, p, s)
-            rows[p] = {"encoder_cosine": cos, "decoder_perplexity": ppl, "seconds": time.perf_counter() - t0}
+            t2 = time.perf_counter()
+            rows[p] = {"encoder_cosine": e["cosine"], "encoder_centered_cosine": e["centered_cosine"],
+                       "decoder_perplexity": ppl, "decoder_perplexity_ratio": ppl / digital_ppl,
+                       "seconds": [round(t1 - t0, 1), round(t2 - t1, 1)]}
             if log:
-                print(f"  {p:15s} cosine {cos:.4f}  perplexity {ppl:.3f}  ({rows[p]['seconds']:.0f} s)",
-                      file=sys.stderr, flush=True)
+                print(f"  {p:15s} cosine {e['cosine']:.4f} (centered {e['centered_cosine']:.4f})  perplexity "
+                      f"{ppl:.3f}  ({t1 - t0:.0f} s + {t2 - t1:.0f} s)", file=sys.stderr, flush=True)
         return {"digital_perplexity": digital_ppl, "presets": rows}
     finally:
         torch.set_num_threads(threads)
@@ -495,7 +512,9 @@ def export(path: Path | None = None, s: Settings | None = None) -> Path:
     arrays = {f"{k}/{n}": v.numpy() for k in ("encoder", "decoder") for n, v in blob[k]["state_dict"].items()}
     arrays.update(calibration_input_ids=cal.numpy(), heldout_input_ids=x.numpy(),
                   digital_pooled=blob["digital_pooled"].numpy(),
-                  digital_perplexity=np.array(blob["digital_perplexity"]))
+                  digital_perplexity=np.array(blob["digital_perplexity"]),
+                  encoder_config_json=np.array(json.dumps(blob["encoder"]["config"])),
+                  decoder_config_json=np.array(json.dumps(blob["decoder"]["config"])))
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path.with_suffix(".npz"))
