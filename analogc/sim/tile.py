@@ -486,6 +486,7 @@ class AnalogMVM(nn.Module):
         S = states[0].weights.shape[0]
         self._sig_stat = states[0].significance.to(self.weight.dtype)
         self._stat = None
+        self._tables = {}  # the count tables read the slice statistics of this programming
         d2 = torch.zeros(self.G, S, self.row_tiles, dtype=torch.float64)  # mean d^2 per slice and row tile
         cnt = torch.zeros(self.row_tiles, dtype=torch.float64).index_add_(
             0, self._tile_index, torch.ones(K, dtype=torch.float64)) * N
@@ -796,7 +797,9 @@ class AnalogMVM(nn.Module):
         sig2 = self._sig_stat.double().pow(2).view(-1, 1, 1)
         dt = self.weight.dtype
         hit = ((v * sig2).sum(0).to(dt).contiguous(), (shared * sig2).sum(0).to(dt).contiguous())
-        self._tables = {key: hit}  # one step at a time (a recalibration replaces it)
+        if any(k[1] != step for k in self._tables):  # one ADC step at a time, every group
+            self._tables = {}
+        self._tables[key] = hit
         return hit
 
     def _error_var(self, xc: torch.Tensor, g: int, B: int, Lp: float, step: float, st: dict[str, Any]):
