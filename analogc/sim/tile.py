@@ -120,6 +120,33 @@ def _row_tile_gemms(y: torch.Tensor, x: torch.Tensor, w: torch.Tensor, blocks: l
             torch.mm(xs, wt, out=y[t])
 
 
+_BYTE_LANES = 0x0101010101010101  # bit 0 of each of the 8 bytes of an int64
+
+
+def _plane_counts(xc: torch.Tensor, B: int, RT: int, rows: int, pad: int) -> torch.Tensor:
+    """Active rows of every input bit plane per row tile, ``[B, M, RT]`` (int64), for integer
+    codes ``xc`` [M, K] in two's complement (``B <= 8`` bits, ``rows % 8 == 0``).
+
+    The codes are stored one per byte and read as 64-bit words (8 codes each): plane ``b`` of a
+    word is ``(word >> b) & 0x0101...01``, one 0/1 per byte, and the words of one row tile are
+    summed in runs of at most 255 words with each byte as its own counter (so no carry crosses
+    a byte); the byte counters are then added. Per plane that is a shift, a mask and a sum over
+    1/8 of the codes' elements: measured ~20x faster than unpacking the planes."""
+    M = xc.shape[0]
+    code = xc.to(torch.int8)  # low B bits: the B-bit two's complement (the rest repeats the sign)
+    if pad:
+        code = F.pad(code, (0, pad))
+    nw = rows // 8
+    run = max(d for d in range(1, min(nw, 255) + 1) if nw % d == 0)  # words summed per counter
+    words = code.contiguous().view(torch.int64).view(M, RT, nw // run, run)
+    tmp = torch.empty_like(words)
+    lanes = torch.empty(B, M, RT, nw // run, dtype=torch.int64)
+    for b in range(B):
+        torch.bitwise_right_shift(words, b, out=tmp)
+        torch.sum(tmp.bitwise_and_(_BYTE_LANES), -1, out=lanes[b])
+    return lanes.view(torch.uint8).view(B, M, RT, -1).sum(-1, dtype=torch.int64)
+
+
 def _chunks(groups: int, rows: int, chunk: int):
     """(group, first row, end row) of every chunk of ``chunk`` input rows, group by group."""
     for g in range(groups):
@@ -814,7 +841,12 @@ class AnalogMVM(nn.Module):
         c0, c_sq = st["c0"].to(dt), st["c_sq"].to(dt)
         sig2s = self._sig_stat.to(dt).pow(2)  # [S]
         RT = self.row_tiles
-        if B > 1:  # bit planes (0/1) of the two's-complement codes, counted per row tile in bytes
+        xn = None
+        pad = self._tile_pad
+        if B > 1 and B <= 8 and pad is not None and self._tile_rows % 8 == 0 \
+                and not st["l1"]:  # counted 8 codes to a word
+            sq = _plane_counts(xc, B, RT, self._tile_rows, pad)
+        elif B > 1:  # bit planes (0/1) of the two's-complement codes, counted per row tile in bytes
             code = xc.to(torch.int32).bitwise_and_((1 << B) - 1).to(torch.uint8 if B <= 8 else torch.int32)
             pad = self._tile_pad
             if pad:
@@ -826,8 +858,6 @@ class AnalogMVM(nn.Module):
             else:
                 sq = xn.view(B, M, RT, -1).sum(-1, dtype=torch.int64)  # [B, M, RT]: active rows per pass
         else:
-            xn = None
-            pad = self._tile_pad
             if pad is None:
                 sq = torch.matmul(xc * xc, self._tile_onehot.to(dt)).unsqueeze(0) / (Lp * Lp)  # [1, M, RT]
             else:  # sum of squares per row tile: one read of the codes
