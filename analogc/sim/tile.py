@@ -147,6 +147,23 @@ def _plane_counts(xc: torch.Tensor, B: int, RT: int, rows: int, pad: int) -> tor
     return lanes.view(torch.uint8).view(B, M, RT, -1).sum(-1, dtype=torch.int64)
 
 
+def _tile_reduce(xc: torch.Tensor, RT: int, rows: int, fn) -> Any:
+    """``fn`` over the rows of each row tile of ``xc`` [M, K] (tiles of ``rows`` rows, the last
+    one possibly shorter), as views: no padded copy of the inputs. ``fn(t)`` reduces the last dim
+    of ``t`` [M, tiles, rows] and returns a tensor or a tuple of tensors [M, tiles]."""
+    M, K = xc.shape
+    full = min(RT, K // rows)
+    head = fn(xc[:, :full * rows].view(M, full, rows)) if full else None
+    if full == RT:
+        return head
+    tail = fn(xc[:, full * rows:].view(M, 1, K - full * rows))
+    if head is None:
+        return tail
+    if isinstance(tail, tuple):
+        return tuple(torch.cat([h, t], 1) for h, t in zip(head, tail))
+    return torch.cat([head, tail], 1)
+
+
 def _chunks(groups: int, rows: int, chunk: int):
     """(group, first row, end row) of every chunk of ``chunk`` input rows, group by group."""
     for g in range(groups):
@@ -861,8 +878,8 @@ class AnalogMVM(nn.Module):
             if pad is None:
                 sq = torch.matmul(xc * xc, self._tile_onehot.to(dt)).unsqueeze(0) / (Lp * Lp)  # [1, M, RT]
             else:  # sum of squares per row tile: one read of the codes
-                xp = F.pad(xc, (0, pad)) if pad else xc
-                sq = torch.linalg.vector_norm(xp.view(M, RT, -1), dim=-1).square_().unsqueeze(0) / (Lp * Lp)
+                sq = _tile_reduce(xc, RT, self._tile_rows, lambda t: torch.linalg.vector_norm(t, dim=-1))
+                sq = sq.square_().unsqueeze(0).mul_(1.0 / (Lp * Lp))
         if step > 0 and B > 1:  # each pass is a function of its integer count: tabulated per layer
             H, Hs = self._count_tables(g, B, step, st)  # [RT, rows + 1]
             idx = sq + self._tile_base  # flat indices into the [RT, rows + 1] tables
@@ -870,8 +887,7 @@ class AnalogMVM(nn.Module):
             # planes at and above nb (the bits the tile's largest magnitude needs) only repeat
             # the sign: equal values, equal rounding (noise aside), summed weight -2^nb
             if pad is not None:  # largest code and smallest per tile in one pass
-                xp = F.pad(xc, (0, pad)) if pad else xc
-                lo, hi = torch.aminmax(xp.view(M, RT, -1), dim=-1)
+                lo, hi = _tile_reduce(xc, RT, self._tile_rows, lambda t: torch.aminmax(t, dim=-1))
                 qmax = torch.maximum(hi, -lo - 1)
             else:
                 mag = torch.where(xc >= 0, xc, -xc - 1)
@@ -908,8 +924,11 @@ class AnalogMVM(nn.Module):
         # sum_t c_l1(t) sum_{k in t} |xn_k| a_k: one matrix-vector product per plane
         ak = (st["a"][g] * st["c_l1"].to(dt)[self._tile_index]).to(dt)  # [K]
         cb2 = torch.pow(4.0, torch.arange(B, dtype=dt)) if B > 1 else torch.ones(1, dtype=dt)
-        xa = xc.abs().unsqueeze(0) / Lp if xn is None else xn[..., :K].to(dt).abs()
-        A = (torch.matmul(xa, ak) * cb2.view(-1, 1)).sum(0) * (Lp * Lp) * float(sig2s.sum())  # [M]
+        if xn is None:  # one pass over |x|, the 1/Lp on the [M] result
+            A = torch.mv(xc.abs(), ak).mul_(Lp * float(sig2s.sum()))  # [M]
+        else:
+            xa = xn[..., :K].to(dt)
+            A = (torch.matmul(xa, ak) * cb2.view(-1, 1)).sum(0) * (Lp * Lp) * float(sig2s.sum())  # [M]
         tot = V0 + A
         lam = float(A.sum() / tot.sum().clamp(min=1e-30))
         return tot, lam
