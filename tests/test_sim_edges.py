@@ -197,3 +197,41 @@ def test_learned_range_that_turns_negative_acts_as_its_magnitude():
     reseed(a, 0)
     a(x).square().sum().backward()
     assert float(layer.input_range.grad) == pytest.approx(-g_pos, rel=1e-5) and g_pos != 0
+
+
+@pytest.mark.parametrize("preset", ["sram-cim", "pcm-hermes"])
+def test_learned_range_gradient_of_a_first_layer(preset):
+    """A first layer (inputs without gradient) gets its range gradient from the clipped inputs
+    alone (a sparse product, no GEMM); it must equal the full path's (inputs with gradient, the
+    same noise draws) and the hand formula sum_{|x|>r} sign(x) (gy @ W^T)[m, k]."""
+    import analogc
+    from analogc.sim import reseed
+    torch.manual_seed(1)
+    m = torch.nn.Sequential(torch.nn.Linear(40, 24), torch.nn.ReLU(), torch.nn.Linear(24, 6))
+    x = torch.randn(64, 40) * 2
+    a = analogc.deploy(m, preset, seed=0, calibration=[x * 0.7], input_range_mode="learned")
+    layer = analog_layers(a)[0]
+    r = float(layer.input_range.detach())
+    # the calibration range clips some of these inputs, few enough for the sparse product
+    assert 0.005 < float((x.abs() > r).float().mean()) < 0.125
+    reseed(a, 0)
+    a(x).square().sum().backward()
+    g_sparse = float(layer.input_range.grad)
+    a.zero_grad()
+    reseed(a, 0)
+    xg = x.clone().requires_grad_(True)
+    a(xg).square().sum().backward()
+    g_full = float(layer.input_range.grad)
+    assert g_sparse == pytest.approx(g_full, rel=1e-4) and g_sparse != 0
+    # the hand formula, with the layer's output gradient captured by a hook
+    a.zero_grad()
+    reseed(a, 0)
+    cap = {}
+    h = layer.register_full_backward_hook(lambda mod, gi, go: cap.update(gy=go[0]))
+    a(x.clone().requires_grad_(True)).square().sum().backward()
+    h.remove()
+    w_dev, cs, f = layer._programmed_dev()
+    w_real = layer._weight_real(w_dev, cs, f)[0]  # [K, N]
+    g = cap["gy"] @ w_real.t()
+    want = float((torch.sign(x) * g)[x.abs() > r].sum())
+    assert g_sparse == pytest.approx(want, rel=1e-3)

@@ -22,8 +22,12 @@ def test_counts_match_unpacked_planes(B, K, rows):
     xc[0] = lim  # every bit but the sign set
     xc[1] = -lim
     RT = -(-K // rows)
-    got = _plane_counts(xc, B, RT, rows, RT * rows - K)
+    got, qmax = _plane_counts(xc, B, RT, rows, RT * rows - K)
     assert got.shape == (B, 37, RT) and got.dtype == torch.int64
     assert torch.equal(got, unpacked(xc, B, RT, rows))
     # the hand count of one row: +lim on K rows sets planes 0..B-2 on every used row of a tile
     assert int(got[0, 0, 0]) == min(rows, K) and int(got[B - 1, 0, 0]) == 0
+    # largest magnitude per tile: max(code, -code - 1) over the tile's rows (padding is 0)
+    mag = torch.where(xc >= 0, xc, -xc - 1)
+    want = torch.nn.functional.pad(mag, (0, RT * rows - K)).view(37, RT, rows).amax(-1)
+    assert torch.equal(qmax, want) and float(qmax[0].min()) == lim
