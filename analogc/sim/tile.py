@@ -120,6 +120,28 @@ def _row_tile_gemms(y: torch.Tensor, x: torch.Tensor, w: torch.Tensor, blocks: l
             torch.mm(xs, wt, out=y[t])
 
 
+def _clipped(x: torch.Tensor, r: float) -> torch.Tensor:
+    """Flat indices of the elements of ``x`` with ``|x| > r``: the rows that hold any (from their
+    extremes, two fast reductions) are scanned, not the whole tensor (clipped inputs are few)."""
+    K = x.shape[-1]
+    x2 = x.reshape(-1, K)
+    rows = ((x2.amax(1) > r) | (x2.amin(1) < -r)).nonzero().squeeze(1)
+    if rows.numel() * 4 > x2.shape[0]:  # many rows: one scan of everything
+        return torch.gt(x2.abs(), r).view(-1).nonzero().squeeze(1)
+    loc = torch.gt(x2.index_select(0, rows).abs(), r).nonzero()  # [n, 2]
+    return rows[loc[:, 0]] * K + loc[:, 1]
+
+
+def _extremes(t: torch.Tensor) -> tuple[float, float]:
+    """(min, max) of all elements in one pass; torch.aminmax copies a non-contiguous tensor
+    first (measured ~25x slower on a transposed weight), amin + amax do not."""
+    if t.is_contiguous():
+        lo, hi = torch.aminmax(t)
+    else:
+        lo, hi = t.amin(), t.amax()
+    return float(lo), float(hi)
+
+
 _BYTE_LANES = 0x0101010101010101  # bit 0 of each of the 8 bytes of an int64
 
 
@@ -332,8 +354,8 @@ class _AnalogFn(torch.autograd.Function):
             gb = gy.sum((0, 1))
         clip = layer.dac_levels is not None
         outside = None
-        if clip and ctx.amax > r:  # flat indices of the clipped inputs (usually few): one scan
-            outside = torch.gt(x.abs(), r).view(-1).nonzero().squeeze(1)
+        if clip and ctx.amax > r:  # flat indices of the clipped inputs (usually few)
+            outside = _clipped(x, r)
             if not outside.numel():
                 outside = None
         need_x, need_r = ctx.needs_input_grad[0], ctx.needs_input_grad[2]
@@ -347,14 +369,20 @@ class _AnalogFn(torch.autograd.Function):
                 s = torch.sign(x.reshape(-1)[outside]).to(gy.dtype)
                 S = torch.sparse_coo_tensor(torch.stack([gi * K + rem % K, gi * M + rem // K]), s, (G * K, G * M),
                                             check_invariants=False)
-                V = torch.sparse.mm(S, gy.reshape(G * M, -1))  # [G*K, N]
-                w_real = layer._weight_real(w_dev, col_scale, factor)
-                gr = (ctx.r_sign * (V * w_real.reshape(G * K, -1)).sum()).reshape(ctx.r_shape).to(ctx.r_dtype)
+                V = torch.sparse.mm(S, gy.reshape(G * M, -1)).view(G, K, -1)  # [G, K, N]
+                if layer._slice_sig is None:  # the column scale on the [G, N] sums
+                    tot = ((V * w_dev).sum(1) * (col_scale * factor)).sum()
+                else:
+                    tot = (V * layer._weight_real(w_dev, col_scale, factor)).sum()
+                gr = (ctx.r_sign * tot).reshape(ctx.r_shape).to(ctx.r_dtype)
         elif need_x or need_r:
-            w_real = layer._weight_real(w_dev, col_scale, factor)  # [G, K, N]: cheaper than scaling gy when M > K
-            if gy.shape[0] == 1:  # one GEMM (a batched one of one measured ~1.5x slower on CPU)
-                g = torch.mm(gy[0], w_real[0].t()).unsqueeze(0)
+            G, M, K = x.shape
+            if G == 1 and M < K and layer._slice_sig is None:  # scale the smaller gy, not W
+                g = torch.mm(gy[0] * (col_scale[0] * factor), w_dev[0].t()).unsqueeze(0)
+            elif G == 1:  # one GEMM (a batched one of one measured ~1.5x slower on CPU)
+                g = torch.mm(gy[0], layer._weight_real(w_dev, col_scale, factor)[0].t()).unsqueeze(0)
             else:
+                w_real = layer._weight_real(w_dev, col_scale, factor)  # [G, K, N]
                 g = torch.matmul(gy, w_real.transpose(1, 2))  # [G, M, K]
             if outside is not None:
                 gf = g.view(-1)
@@ -602,8 +630,8 @@ class AnalogMVM(nn.Module):
             return False
         w = self._w_eff  # overwritten in place (no temporaries); a full programming replaces it
         torch.div(wc, self._col_scale[:, None, :], out=w)
-        lo, hi = torch.aminmax(w)
-        if max(-float(lo), float(hi)) > 1.05:
+        lo, hi = _extremes(w)
+        if max(-lo, hi) > 1.05:
             self._cache_key = None  # w no longer holds a programming
             return False
         w.add_(err)
@@ -666,8 +694,8 @@ class AnalogMVM(nn.Module):
 
     def _mvm_analog(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         if x.numel():  # one pass (aminmax is ~15x faster than an inf-norm on CPU); NaN/inf propagate
-            mn, mx = torch.aminmax(x.detach())
-            amax = max(-float(mn), float(mx))
+            mn, mx = _extremes(x.detach())
+            amax = max(-mn, mx)
         else:
             amax = 0.0
         if not math.isfinite(amax):
