@@ -1,5 +1,5 @@
-"""What the subcommands share: the rich console and the parsers of ``--set KEY=VALUE`` and
-``--dims NAME=INT,...`` values.
+"""What the subcommands share: the rich console, the parsers of ``--set KEY=VALUE`` and
+``--dims NAME=INT,...`` values, and the check of an output destination before any work.
 
 Example::
 
@@ -10,8 +10,11 @@ Example::
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, Sequence
 
 from analogc.errors import AnalogcError
@@ -31,6 +34,70 @@ def _term_width() -> int:
         return os.get_terminal_size().columns
     except OSError:
         return 120
+
+
+def check_out_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
+    """Check, before any work, that ``path`` is a directory we can write in, or can be created
+    as one; otherwise an :class:`AnalogcError` naming the flag, the path and the reason. Leaves
+    the file system as it was (directories created for the check are removed again)."""
+    why = _unwritable_dir(Path(path))
+    if why:
+        raise AnalogcError(f"{flag} {path}: {why}")
+    return Path(path)
+
+
+def check_out_file(path: str | os.PathLike, flag: str) -> Path:
+    """Check, before any work, that the file ``path`` can be written: not a directory, and its
+    folder exists (or can be created) and is writable."""
+    p = Path(path)
+    try:
+        is_dir = p.is_dir()
+    except OSError:
+        is_dir = False
+    why = f"{p} is a directory, expected a file name" if is_dir else _unwritable_dir(p.parent)
+    if why:
+        raise AnalogcError(f"{flag} {path}: {why}")
+    return p
+
+
+def _unwritable_dir(p: Path) -> str | None:
+    """Why ``p`` cannot be used as an output directory, or None."""
+    try:
+        return _try_dir(p)
+    except OSError as e:  # a folder on the way that we may not look into
+        return f"cannot reach {e.filename or p} ({e.strerror})"
+
+
+def _try_dir(p: Path) -> str | None:
+    missing, existing = [], p
+    while not existing.exists() and existing != existing.parent:
+        missing.append(existing)
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a directory"
+    created: list[Path] = []
+    try:
+        for target in reversed(missing):
+            try:
+                target.mkdir()
+            except OSError as e:
+                reason = ("the file system there does not allow new directories"
+                          if e.errno == errno.ENOENT else e.strerror)
+                return f"cannot create a directory in {target.parent} ({reason})"
+            created.append(target)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=p, prefix=".analogc-write-check.")
+        except OSError as e:
+            return f"cannot write in {p} ({e.strerror})"
+        os.close(fd)
+        os.unlink(tmp)
+        return None
+    finally:
+        for d in reversed(created):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
 
 
 # -- argument values ---------------------------------------------------------------------

@@ -104,8 +104,11 @@ def add_tradeoff_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_tradeoff(args: argparse.Namespace) -> int:
+    from analogc.cli.common import check_out_file
     from analogc.sim.evaluate import tradeoff
 
+    if args.plot:
+        check_out_file(args.plot, "--plot")
     model, batches, labels = _load_model_and_data(args)
     rows = tradeoff(model, args.hw, args.vary, batches, seeds=range(args.seeds), labels=labels)
     name = next(iter(rows[0]))
@@ -131,6 +134,9 @@ def cmd_tradeoff(args: argparse.Namespace) -> int:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=120)
         plt.close(fig)
-        write_atomic(args.plot, buf.getvalue())
+        try:
+            write_atomic(args.plot, buf.getvalue())
+        except OSError as e:
+            raise AnalogcError(f"--plot {args.plot}: cannot write ({e.strerror or e})") from None
         print(f"plot: {args.plot}")
     return 0

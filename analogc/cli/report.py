@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analogc.cli.common import console, parse_dims, parse_sets
+from analogc.cli.common import check_out_dir, console, parse_dims, parse_sets
 from analogc.errors import AnalogcError
 from analogc.estimate import estimate, fmt_si, render, write_reports
 from analogc.fileio import safe_name, write_atomic
@@ -57,6 +57,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name, v in (("--seq-len", args.seq_len), ("--batch", args.batch)):
         if v is not None and v < 1:
             raise AnalogcError(f"{name}: expected a positive integer, got {v}")
+    if args.out:  # before any work: a bad destination is found in a second, not after the report
+        check_out_dir(args.out)
     model = args.model or DEFAULT_MODEL
     graph = load_graph(model, seq_len=args.seq_len, batch=args.batch or 1,
                        dims=parse_dims(args.dims), name=model)
@@ -78,7 +80,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(json.dumps(_json_doc(graph, plans, reports), indent=2, default=str) + "\n")
     if args.out:
-        written = _write_outputs(Path(args.out), graph, plans, reports)
+        try:
+            written = _write_outputs(Path(args.out), graph, plans, reports)
+        except OSError as e:  # the folder checked above went away, the disk filled up...
+            raise AnalogcError(f"--out {args.out}: cannot write {e.filename or ''} ({e.strerror or e})") from None
         if args.format == "table":
             print(f"wrote {', '.join(str(w) for w in written)}")
     return 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from analogc.cli.common import console, parse_sets
+from analogc.cli.common import check_out_dir, console, parse_sets
 from analogc.errors import AnalogcError
 from analogc.estimate import fmt_si
 from analogc.fileio import write_atomic
@@ -46,6 +46,8 @@ def _table(df: pd.DataFrame) -> Any:
 def cmd_sweep(args: argparse.Namespace) -> int:
     if args.seq_len is not None and args.seq_len < 1:
         raise AnalogcError(f"--seq-len: expected a positive integer, got {args.seq_len}")
+    if args.out:
+        check_out_dir(args.out)
     df = sweep(args.model or DEFAULT_LADDER, args.hw or DEFAULT_HWS, seq_len=args.seq_len,
                unit_per_layer=args.unit_per_layer, **parse_sets(args.set))
     if args.format == "table":
@@ -56,10 +58,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sys.stdout.write(df.to_json(orient="records", indent=2) + "\n")
     if args.out:
         out = Path(args.out)
-        written = [write_atomic(out / "sweep.csv", df.to_csv(index=False)),
-                   write_atomic(out / "sweep.json", json.dumps(json.loads(df.to_json(orient="records")),
-                                                               indent=2)),
-                   write_atomic(out / "sweep.png", sweep_png(df))]
+        try:
+            written = [write_atomic(out / "sweep.csv", df.to_csv(index=False)),
+                       write_atomic(out / "sweep.json", json.dumps(json.loads(df.to_json(orient="records")),
+                                                                   indent=2)),
+                       write_atomic(out / "sweep.png", sweep_png(df))]
+        except OSError as e:
+            raise AnalogcError(f"--out {args.out}: cannot write {e.filename or ''} ({e.strerror or e})") from None
         if args.format == "table":
             print(f"wrote {', '.join(str(w) for w in written)}")
     return 0

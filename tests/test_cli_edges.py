@@ -1,0 +1,64 @@
+"""The command line's and the API's rough edges a new user hit (issue 9, items 12-18): each
+bad input is one line naming the file/field and what was expected, exit status 2, before any
+work; JSON is valid JSON; ignored options are said. Models are small, with random weights."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import analogc
+from analogc.cli import main
+from analogc.errors import AnalogcError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args, env_extra=None):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "analogc.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=600)
+
+
+def _bad(capsys, *args):
+    """Run the CLI in-process; expect exit 2 and exactly one line on stderr, nothing on stdout."""
+    code = main(list(args))
+    cap = capsys.readouterr()
+    assert code == 2, cap.err
+    assert cap.out == ""
+    assert cap.err.startswith("error: ") and cap.err.count("\n") == 1, cap.err
+    return cap.err.strip()
+
+
+# -- item 12: --out checked before any work ------------------------------------------------
+def test_out_on_an_unwritable_path_is_one_line_before_the_report(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert _bad(capsys, "report", "mlp", "--out", str(afile / "x")) == \
+        f"error: --out {afile / 'x'}: {afile} is a file, not a directory"
+    assert _bad(capsys, "sweep", "mlp", "--out", str(afile)) == \
+        f"error: --out {afile}: {afile} is a file, not a directory"
+    assert _bad(capsys, "tradeoff", "mlp", "--vary", "adc_bits=4,6", "--plot", str(afile / "t.png")) == \
+        f"error: --plot {afile / 't.png'}: {afile} is a file, not a directory"
+    if os.path.isdir("/proc/self"):
+        assert _bad(capsys, "report", "mlp", "--out", "/proc/x") == (
+            "error: --out /proc/x: cannot create a directory in /proc "
+            "(the file system there does not allow new directories)")
+
+
+def test_out_on_an_unwritable_path_no_traceback_in_a_subprocess(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    r = _run("report", "mlp", "--out", str(afile / "x"))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"error: --out {afile / 'x'}: {afile} is a file, not a directory\n"
