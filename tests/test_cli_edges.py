@@ -62,3 +62,46 @@ def test_out_on_an_unwritable_path_no_traceback_in_a_subprocess(tmp_path):
     r = _run("report", "mlp", "--out", str(afile / "x"))
     assert (r.returncode, r.stdout) == (2, "")
     assert r.stderr == f"error: --out {afile / 'x'}: {afile} is a file, not a directory\n"
+
+
+# -- item 13: JSON without NaN -------------------------------------------------------------
+def _strict_json(text):
+    """json.loads refusing NaN/Infinity (which json.dumps writes and JSON parsers refuse)."""
+    def refuse(name):
+        raise ValueError(f"non-finite constant {name} in the JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def _walk(x):
+    if isinstance(x, dict):
+        for v in x.values():
+            yield from _walk(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _walk(v)
+    else:
+        yield x
+
+
+def test_json_output_is_strict_json_with_null_for_undefined_values(tmp_path, capsys):
+    # mlp's digital ops have no tiles: their utilization is undefined (was NaN)
+    assert main(["report", "mlp", "--format", "json", "--hw", "pcm-hermes", "--hw", "freespace",
+                 "--out", str(tmp_path)]) == 0
+    doc = _strict_json(capsys.readouterr().out)
+    layers = doc["plans"][0]["layers"]
+    assert [r["utilization"] for r in layers if r["kind"] != "mvm"] == \
+        [None] * sum(r["kind"] != "mvm" for r in layers) != []
+    assert all(isinstance(r["utilization"], float) for r in layers if r["kind"] == "mvm")
+    assert not any(isinstance(v, float) and not math.isfinite(v) for v in _walk(doc))
+    files = sorted(tmp_path.glob("*.json"))
+    assert [f.name for f in files] == ["mlp_freespace.json", "mlp_pcm-hermes.json", "mlp_report.json"]
+    for f in files:
+        _strict_json(f.read_text())
+    assert _strict_json((tmp_path / "mlp_report.json").read_text()) == doc
+
+
+def test_sweep_json_is_strict_json(tmp_path, capsys):
+    assert main(["sweep", "mlp", "--hw", "pcm-hermes", "--format", "json", "--out", str(tmp_path)]) == 0
+    rows = _strict_json(capsys.readouterr().out)
+    assert [r["model"] for r in rows] == ["mlp"] and rows[0]["hw"] == "pcm-hermes"
+    assert _strict_json((tmp_path / "sweep.json").read_text()) == rows

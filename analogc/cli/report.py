@@ -9,7 +9,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from analogc.cli.common import check_out_dir, console, parse_dims, parse_sets
 from analogc.errors import AnalogcError
 from analogc.estimate import estimate, fmt_si, render, write_reports
-from analogc.fileio import safe_name, write_atomic
+from analogc.fileio import json_dumps, safe_name, write_atomic
 from analogc.frontends.spec import load_graph
 from analogc.mapping import compile
 
@@ -78,7 +77,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         frames = [plan_table(p).assign(hw=p.hw.name) for p in plans]
         sys.stdout.write(pd.concat(frames).to_csv(index=False))
     else:
-        sys.stdout.write(json.dumps(_json_doc(graph, plans, reports), indent=2, default=str) + "\n")
+        sys.stdout.write(json_dumps(_json_doc(graph, plans, reports), indent=2) + "\n")
     if args.out:
         try:
             written = _write_outputs(Path(args.out), graph, plans, reports)
@@ -104,7 +103,7 @@ def _write_outputs(out: Path, graph: Any, plans: list[Any], reports: list[Any]) 
         written.append(write_atomic(out / f"{stem}_ops.csv", p.to_dataframe().to_csv(index=False)))
         written.append(write_atomic(out / f"{stem}_layers.csv", plan_table(p).to_csv(index=False)))
     written.append(write_atomic(out / f"{safe_name(graph.name)}_report.json",
-                                json.dumps(_json_doc(graph, plans, reports), indent=2, default=str)))
+                                json_dumps(_json_doc(graph, plans, reports), indent=2)))
     written += [Path(w) for w in (write_reports(reports, out) or [])]
     return written
 

@@ -9,7 +9,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pandas as pd
 from analogc.cli.common import check_out_dir, console, parse_sets
 from analogc.errors import AnalogcError
 from analogc.estimate import fmt_si
-from analogc.fileio import write_atomic
+from analogc.fileio import json_dumps, write_atomic
 from analogc.sweep import DEFAULT_HWS, DEFAULT_LADDER, baseline_names, sweep, sweep_png
 
 
@@ -55,13 +54,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(df.to_csv(index=False))
     else:
-        sys.stdout.write(df.to_json(orient="records", indent=2) + "\n")
+        sys.stdout.write(json_dumps(df.to_dict(orient="records"), indent=2) + "\n")
     if args.out:
         out = Path(args.out)
         try:
             written = [write_atomic(out / "sweep.csv", df.to_csv(index=False)),
-                       write_atomic(out / "sweep.json", json.dumps(json.loads(df.to_json(orient="records")),
-                                                                   indent=2)),
+                       write_atomic(out / "sweep.json", json_dumps(df.to_dict(orient="records"), indent=2)),
                        write_atomic(out / "sweep.png", sweep_png(df))]
         except OSError as e:
             raise AnalogcError(f"--out {args.out}: cannot write {e.filename or ''} ({e.strerror or e})") from None

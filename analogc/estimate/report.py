@@ -14,7 +14,6 @@ in :mod:`analogc.estimate.render`.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -26,6 +25,7 @@ from analogc.estimate.baseline import DEFAULT_BASELINES, baseline_estimate
 from analogc.estimate.decoder import graph_meta, is_decoder, kv_cache_bytes
 from analogc.estimate.render import fmt_si
 from analogc.estimate.rollup import CostRollup, Phase
+from analogc.fileio import json_dumps
 
 
 @dataclass
@@ -83,7 +83,7 @@ class Report:
                 "compare": {b: self.compare(b) for b in baselines}, "notes": self.notes}
 
     def to_json(self, baselines: Iterable[str] = DEFAULT_BASELINES) -> str:
-        return json.dumps(self.to_dict(baselines), indent=2, default=_jsonable)
+        return json_dumps(self.to_dict(baselines), indent=2)
 
     def to_csv(self) -> str:
         """The per-op table as csv."""
@@ -125,12 +125,6 @@ def _ratio(a: float, b: float) -> float:
     if b == 0:
         return math.inf if a > 0 else 1.0
     return a / b
-
-
-def _jsonable(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    return str(o)
 
 
 

@@ -135,11 +135,14 @@ def test_ratio_of_zero_denominators():
     assert rp._ratio(3.0, 2.0) == 1.5
 
 
-def test_jsonable_turns_numpy_scalars_into_numbers_and_else_strings():
+def test_json_turns_numpy_scalars_into_numbers_and_else_strings():
     import numpy as np
-    # pins: numpy scalars become numbers in the json, anything else its str()
-    assert rp._jsonable(np.float64(2.5)) == 2.5 and type(rp._jsonable(np.int64(3))) is int
-    assert rp._jsonable(OpKind.MVM) == "mvm"
+
+    from analogc.fileio import finite, json_dumps
+    # pins: numpy scalars become numbers in the json, anything else its str(), non-finite null
+    assert finite(np.float64(2.5)) == 2.5 and type(finite(np.int64(3))) is int
+    assert json_dumps(OpKind.MVM) == '"mvm"' and json_dumps(object) == '"<class \'object\'>"'
+    assert json_dumps([np.float32(float("nan")), math.inf, -math.inf, np.float64(1.0)]) == "[null, null, null, 1.0]"
 
 
 def test_to_dict_and_json(rep):
