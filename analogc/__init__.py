@@ -37,6 +37,8 @@ def trace(model: Any, example_inputs: Any = None, *, seq_len: int | None = None,
     """
     from analogc.frontends.spec import load_graph, trace_model
 
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
     if isinstance(model, str):  # what the string names is decided in analogc.frontends.spec
         return load_graph(model, example_inputs, seq_len=seq_len, batch=batch, dims=dims, name=name)
     return trace_model(model, example_inputs, seq_len=seq_len, batch=batch, name=name)

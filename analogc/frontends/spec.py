@@ -92,6 +92,9 @@ def trace_model(model: Any, example_inputs: Any = None, *, seq_len: int | None =
     from analogc.frontends import zoo
     from analogc.frontends.torch import trace_module
 
+    if not _is_module(model):
+        raise AnalogcError(f"trace: expected a torch.nn.Module, a zoo name, an .onnx path or "
+                           f"'module:factory', got {type(model).__name__}")
     if example_inputs is None:
         example_inputs = _default_inputs(model, seq_len, batch)
     g = trace_module(model, example_inputs, name=name)
