@@ -105,3 +105,50 @@ def test_sweep_json_is_strict_json(tmp_path, capsys):
     rows = _strict_json(capsys.readouterr().out)
     assert [r["model"] for r in rows] == ["mlp"] and rows[0]["hw"] == "pcm-hermes"
     assert _strict_json((tmp_path / "sweep.json").read_text()) == rows
+
+
+# -- item 15: a failed trace is one clean error, not torch's logging -----------------------
+_MISMATCH = textwrap.dedent("""
+    import torch
+    from torch import nn
+    class Mismatch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+        def forward(self, x):
+            return self.fc(x)
+    def make():
+        return Mismatch(), (torch.randn(3, 5),)   # 5 features into a 4-input Linear
+""")
+_MISMATCH_ERR = ("cannot export Mismatch with torch.export: RuntimeError: a and b must have same "
+                 "reduction dim, but got [3, 5] X [4, 4].")
+
+
+def test_failed_trace_prints_no_torch_logging_and_restores_it(tmp_path):
+    (tmp_path / "mismatch.py").write_text(_MISMATCH)
+    code = textwrap.dedent("""
+        import logging, analogc, mismatch
+        fake = logging.getLogger("torch._subclasses.fake_tensor")
+        levels = {n: l.level for n, l in logging.Logger.manager.loggerDict.items()
+                  if n.startswith("torch") and isinstance(l, logging.Logger)}
+        try:
+            analogc.trace(*mismatch.make())
+        except analogc.AnalogcError as e:
+            print(e)
+        after = {n: logging.getLogger(n).level for n in levels}
+        print("levels restored" if after == levels else f"levels changed: {levels} -> {after}")
+        fake.error("torch logging still works after the call")
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert r.stdout.splitlines() == [_MISMATCH_ERR, "levels restored"]
+    # before the fix: ~20 lines "E... fake_tensor.py:...] failed while attempting to run meta
+    # for aten.mm.default" with a traceback; now only the log line written after the call
+    assert len(r.stderr.splitlines()) == 1
+    assert r.stderr.rstrip().endswith("torch logging still works after the call")
+
+
+def test_failed_trace_on_the_command_line_is_one_line(tmp_path):
+    (tmp_path / "mismatch.py").write_text(_MISMATCH)
+    r = _run("report", "mismatch:make", env_extra={"PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"})
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", f"error: {_MISMATCH_ERR}\n")

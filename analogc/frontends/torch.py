@@ -19,6 +19,7 @@ import torch
 from torch import fx
 
 from analogc.errors import AnalogcError
+from analogc.frontends.quiet import quiet_torch_logging
 from analogc.ir import Graph, Op, OpKind
 
 aten = torch.ops.aten
@@ -319,7 +320,7 @@ def export(model: torch.nn.Module, example_inputs: Any) -> torch.export.Exported
     model.eval()
     chatter = io.StringIO()  # export prints the failing graph; the error names the line
     try:
-        with _hf_export_settings(model), warnings.catch_warnings(), \
+        with _hf_export_settings(model), warnings.catch_warnings(), quiet_torch_logging(), \
                 contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
             warnings.simplefilter("ignore")
             ep = torch.export.export(model, args, kwargs, strict=False)
