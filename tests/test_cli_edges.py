@@ -152,3 +152,30 @@ def test_failed_trace_on_the_command_line_is_one_line(tmp_path):
     (tmp_path / "mismatch.py").write_text(_MISMATCH)
     r = _run("report", "mismatch:make", env_extra={"PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"})
     assert (r.returncode, r.stdout, r.stderr) == (2, "", f"error: {_MISMATCH_ERR}\n")
+
+
+# -- item 16: --set ------------------------------------------------------------------------
+def test_set_errors_are_in_command_line_terms_before_any_work(capsys):
+    assert _bad(capsys, "report", "gpt2", "--set", "mzi.settle_time=5 us") == (
+        "error: --set mzi.settle_time=5 us (pcm-hermes): pcm-hermes has no [mzi] table (its tables: "
+        "adc, array, chip, dac, digital, hardware, memory, noise, programming, tile)")
+    assert _bad(capsys, "report", "gpt2", "--hw", "rram", "--set", "adc.energy=20") == (
+        'error: --set adc.energy=20 (rram): [adc] energy is an energy: expected a quantity with a '
+        'unit, e.g. --set "adc.energy=20 pJ"')
+    assert _bad(capsys, "hw", "show", "pcm-hermes", "--set", "adc.energy=20") == (
+        'error: --set adc.energy=20 (pcm-hermes): [adc] energy is an energy: expected a quantity with a '
+        'unit, e.g. --set "adc.energy=20 pJ"')
+    assert _bad(capsys, "sweep", "mlp", "--hw", "mzi", "--set", "mzi.settle_time=5") == (
+        'error: --set mzi.settle_time=5 (mzi): [mzi] settle_time is a time: expected a quantity with a '
+        'unit, e.g. --set "mzi.settle_time=5 us"')
+
+
+def test_set_comma_separated_assignments_take_effect(capsys):
+    assert main(["report", "mlp", "--format", "json", "--set", "adc_bits=6,rows=128",
+                 "--set", "adc.energy=20 pJ"]) == 0
+    doc = _strict_json(capsys.readouterr().out)
+    plan = analogc.compile(analogc.trace("mlp"), hw="pcm-hermes", adc_bits=6, rows=128,
+                           **{"adc.energy": "20 pJ"})
+    assert doc["plans"][0]["summary"]["tiles"] == plan.tiles != analogc.compile(analogc.trace("mlp")).tiles
+    assert doc["plans"][0]["estimate"]["summary"]["energy_j"] == \
+        pytest.approx(analogc.estimate(plan).summary["energy_j"], rel=1e-12)

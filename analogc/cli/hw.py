@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from analogc.cli.common import parse_sets
+from analogc.cli.common import check_sets
 from analogc.estimate import fmt_si
 from analogc.hardware import resolve_hw
 
@@ -21,9 +21,10 @@ def cmd_hw(args: argparse.Namespace) -> int:
     if getattr(args, "action", None) == "show":
         if not args.name:
             raise hw_models.HardwareConfigError("analogc hw show: expected a preset name or .toml file")
-        print(hw_models.hw_show_text(args.name, **parse_sets(args.set)))
+        overrides = check_sets(args.set, [args.name])
+        print(hw_models.hw_show_text(args.name, **overrides))
         if args.costs:
-            print(_costs_text(args.name, **parse_sets(args.set)))
+            print(_costs_text(args.name, **overrides))
     else:
         print(hw_models.hw_list_text())
     return 0
@@ -54,6 +55,7 @@ def add_hw_parser(sub: Any) -> None:
     p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     p.add_argument("name", nargs="?", help="preset name or .toml file (for show)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a preset value, e.g. adc_bits=6 or mzi.settle_time='5 us'")
+                   help="override a preset value, e.g. adc_bits=6 or \"mzi.settle_time=5 us\" "
+                   "(repeatable, or comma-separated)")
     p.add_argument("--costs", action="store_true", help="also print the derived unit costs")
     p.set_defaults(func=cmd_hw)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analogc.cli.common import check_out_dir, console, parse_dims, parse_sets
+from analogc.cli.common import check_out_dir, check_sets, console, parse_dims
 from analogc.errors import AnalogcError
 from analogc.estimate import estimate, fmt_si, render, write_reports
 from analogc.fileio import json_dumps, safe_name, write_atomic
@@ -58,10 +58,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise AnalogcError(f"{name}: expected a positive integer, got {v}")
     if args.out:  # before any work: a bad destination is found in a second, not after the report
         check_out_dir(args.out)
+    overrides = check_sets(args.set, args.hw or [None])
     model = args.model or DEFAULT_MODEL
     graph = load_graph(model, seq_len=args.seq_len, batch=args.batch or 1,
                        dims=parse_dims(args.dims), name=model)
-    overrides = parse_sets(args.set)
     plans = [compile(graph, hw=h, digital=args.digital or (), **overrides)
              for h in (args.hw or [None])]
     reports = [estimate(p) for p in plans]
@@ -183,7 +183,8 @@ def add_report_parser(sub: Any) -> None:
     r.add_argument("--out", help="directory for csv/json (and plots)")
     r.add_argument("--format", choices=("table", "csv", "json"), default="table")
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a preset value, e.g. adc_bits=6 (repeatable)")
+                   help="override a preset value, e.g. adc_bits=6 or \"adc.energy=20 pJ\" "
+                   "(repeatable, or comma-separated: adc_bits=6,rows=128)")
     r.add_argument("--digital", action="append", metavar="REGEX",
                    help="keep matching ops/modules digital, e.g. lm_head (repeatable)")
     r.set_defaults(func=cmd_report)

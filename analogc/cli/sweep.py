@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from analogc.cli.common import check_out_dir, console, parse_sets
+from analogc.cli.common import check_out_dir, check_sets, console
 from analogc.errors import AnalogcError
 from analogc.estimate import fmt_si
 from analogc.fileio import json_dumps, write_atomic
@@ -47,8 +47,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise AnalogcError(f"--seq-len: expected a positive integer, got {args.seq_len}")
     if args.out:
         check_out_dir(args.out)
+    overrides = check_sets(args.set, args.hw or DEFAULT_HWS)
     df = sweep(args.model or DEFAULT_LADDER, args.hw or DEFAULT_HWS, seq_len=args.seq_len,
-               unit_per_layer=args.unit_per_layer, **parse_sets(args.set))
+               unit_per_layer=args.unit_per_layer, **overrides)
     if args.format == "table":
         console().print(_table(df))
     elif args.format == "csv":
@@ -81,7 +82,8 @@ def add_sweep_parser(sub: Any) -> None:
                    help="free-space tiles sized to the largest weight matrix (one optical unit "
                    "per layer, Anderson et al.)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a preset value, e.g. adc_bits=6 (repeatable)")
+                   help="override a preset value, e.g. adc_bits=6 or \"adc.energy=20 pJ\" "
+                   "(repeatable, or comma-separated: adc_bits=6,rows=128)")
     p.add_argument("--out", help="directory for sweep.csv, sweep.json and sweep.png")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_sweep)

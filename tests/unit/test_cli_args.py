@@ -85,3 +85,55 @@ def test_out_dir_without_permission():
             "ok"]
     finally:
         shutil.rmtree(base)
+
+
+# -- item 16: --set ------------------------------------------------------------------------
+from analogc.cli.common import check_sets, parse_sets  # noqa: E402
+
+CROSSBAR_TABLES = "adc, array, chip, dac, digital, hardware, memory, noise, programming, tile"
+
+
+def test_set_takes_comma_separated_assignments():
+    assert parse_sets(["adc_bits=6,rows=128"]) == {"adc_bits": 6, "rows": 128}
+    assert parse_sets(["adc_bits=6, rows=128", "cols=64"]) == {"adc_bits": 6, "rows": 128, "cols": 64}
+    # a comma inside a value (free text) is not a separator: only one before KEY= is
+    assert parse_sets(["tile.device=PCM, GST,rows=64"]) == {"tile.device": "PCM, GST", "rows": 64}
+    assert parse_sets(['mzi.settle_time=5 us,adc_bits=6']) == {"mzi.settle_time": "5 us", "adc_bits": 6}
+    assert _msg(parse_sets, [",rows=3"]) == \
+        "--set ',rows=3': expected KEY=VALUE (e.g. adc_bits=6, or adc_bits=6,rows=128)"
+    assert check_sets(["adc_bits=6,rows=128"], [None]) == {"adc_bits": 6, "rows": 128}
+
+
+def test_set_of_a_table_the_preset_lacks():
+    assert _msg(check_sets, ["mzi.settle_time=5 us"], ["pcm-hermes"]) == (
+        f"--set mzi.settle_time=5 us (pcm-hermes): pcm-hermes has no [mzi] table "
+        f"(its tables: {CROSSBAR_TABLES})")
+    # the default preset when no --hw is given, and each of several
+    assert _msg(check_sets, ["mzi.settle_time=5 us"], [None]).startswith(
+        "--set mzi.settle_time=5 us (pcm-hermes): pcm-hermes has no [mzi] table")
+    assert _msg(check_sets, ["mzi.settle_time=5 us"], ["mzi", "freespace"]) == (
+        "--set mzi.settle_time=5 us (freespace): freespace has no [mzi] table (its tables: adc, chip, "
+        "dac, digital, freespace, hardware, memory, noise, optics, programming, tile)")
+    assert check_sets(["mzi.settle_time=5 us"], ["mzi"]) == {"mzi.settle_time": "5 us"}
+
+
+@pytest.mark.parametrize("item, msg", [
+    ("adc.energy=20", '[adc] energy is an energy: expected a quantity with a unit, e.g. --set "adc.energy=20 pJ"'),
+    ("adc.energy=2.5", '[adc] energy is an energy: expected a quantity with a unit, e.g. --set "adc.energy=2.5 pJ"'),
+    ("adc.energy=20 mW", "[adc] energy is an energy, not a power (mW): expected a quantity with a unit, "
+                         'e.g. --set "adc.energy=20 pJ"'),
+    ("adc.energy=20 zz", "[adc] energy is an energy, 'zz' is not a known unit: expected a quantity with a "
+                         'unit, e.g. --set "adc.energy=20 pJ"'),
+    ("dac.conversion_time=2", '[dac] conversion_time is a time: expected a quantity with a unit, '
+                              'e.g. --set "dac.conversion_time=2 ns"'),
+    ("adc.energy=-3 pJ", "[adc] energy: expected a non-negative energy, got -3.0"),
+    ("rows=0", "[tile] rows: expected a positive integer, got 0"),
+])
+def test_set_refusals_in_command_line_terms(item, msg):
+    assert _msg(check_sets, [item], ["pcm-hermes"]) == f"--set {item} (pcm-hermes): {msg}"
+
+
+def test_set_example_uses_the_presets_own_unit():
+    assert _msg(check_sets, ["mzi.settle_time=5"], ["mzi"]) == (
+        '--set mzi.settle_time=5 (mzi): [mzi] settle_time is a time: expected a quantity with a unit, '
+        'e.g. --set "mzi.settle_time=5 us"')
