@@ -21,14 +21,16 @@ __version__ = "0.1.0"
 
 
 def trace(model: Any, example_inputs: Any = None, *, seq_len: int | None = None,
-          batch: int = 1, name: str | None = None, dims: dict[str, int] | None = None) -> Graph:
+          batch: int | None = None, name: str | None = None, dims: dict[str, int] | None = None) -> Graph:
     """Trace a model into the analogc IR.
 
     ``model`` is a ``torch.nn.Module`` (with ``example_inputs``: a tuple of positional
     tensors or a dict of keyword tensors), a zoo name (``"gpt2"``, ``"llama-3-70b"``… see
     ``analogc models``), a path to an ``.onnx`` file (``dims`` binds its symbolic
     dimensions, e.g. ``{"batch": 1, "seq": 128}``), a ``gpt-scaled:d=...,L=...,T=...`` spec, or
-    ``"module:factory"`` (see :mod:`analogc.frontends.spec`).
+    ``"module:factory"`` (see :mod:`analogc.frontends.spec`). ``seq_len``/``batch`` (default
+    1) size zoo models and Hugging Face modules traced without inputs; given to a model that
+    does not use them (an ONNX file, inputs given, an MLP) they are ignored with a UserWarning.
 
     Example::
 

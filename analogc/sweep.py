@@ -53,9 +53,10 @@ def _graph(model: Any, seq_len: int | None) -> Any:
 
     if isinstance(model, Graph):
         return model
+    quiet = lambda names, reason: None  # noqa: E731 - seq_len sizes the ladder's transformers only
     if isinstance(model, str):
-        return load_graph(model, seq_len=seq_len, name=model)
-    return trace_model(model, seq_len=seq_len)
+        return load_graph(model, seq_len=seq_len, name=model, on_ignored=quiet)
+    return trace_model(model, seq_len=seq_len, on_ignored=quiet)
 
 
 def _tile_overrides(graph: Any, hw: Any) -> dict[str, int]:

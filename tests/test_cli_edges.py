@@ -179,3 +179,84 @@ def test_set_comma_separated_assignments_take_effect(capsys):
     assert doc["plans"][0]["summary"]["tiles"] == plan.tiles != analogc.compile(analogc.trace("mlp")).tiles
     assert doc["plans"][0]["estimate"]["summary"]["energy_j"] == \
         pytest.approx(analogc.estimate(plan).summary["energy_j"], rel=1e-12)
+
+
+# -- item 17: ignored --seq-len/--batch are said; the README's --dims example ------------------
+_FACTORY = textwrap.dedent("""
+    import torch
+    from torch import nn
+    def small():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)), (torch.randn(3, 8),)
+""")
+
+
+def _report_json(capsys, *args):
+    code = main(["report", *args, "--format", "json"])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    return _strict_json(cap.out), cap.err
+
+
+def test_seq_len_and_batch_ignored_are_said_in_one_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "edgefactories.py").write_text(_FACTORY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    doc, err = _report_json(capsys, "edgefactories:small", "--seq-len", "5", "--batch", "2")
+    assert err == ("warning: --seq-len and --batch ignored: the factory edgefactories:small "
+                   "returns its own example inputs\n")
+    assert doc["model"]["macs_mvm"] == 3 * (8 * 16 + 16 * 4)  # the factory's batch of 3
+
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    path = tmp_path / "fixed.onnx"
+    torch.onnx.export(net, (torch.randn(3, 8),), str(path), dynamo=True)
+    capsys.readouterr()
+    doc, err = _report_json(capsys, str(path), "--batch", "4")
+    assert err == ("warning: --batch ignored: fixed.onnx is an ONNX file: its input shapes are the "
+                   "file's; symbolic dimensions, if any, are bound with --dims NAME=INT\n")
+    assert doc["model"]["macs_mvm"] == 3 * (8 * 16 + 16 * 4)
+
+    doc, err = _report_json(capsys, "mlp", "--seq-len", "7")
+    assert err == "warning: --seq-len ignored: mlp takes no token sequence\n"
+    doc, err = _report_json(capsys, "mlp", "--batch", "2")  # used: no warning
+    assert err == "" and doc["model"]["macs_mvm"] == 2 * analogc.trace("mlp").summary()["macs_mvm"]
+
+    with pytest.warns(UserWarning) as rec:
+        g = analogc.trace(str(path), seq_len=9)
+    assert [str(w.message) for w in rec] == [
+        "seq_len ignored: fixed.onnx is an ONNX file: its input shapes are the file's"]
+    assert g.summary()["macs_mvm"] == 3 * (8 * 16 + 16 * 4)
+
+
+def _tiny_gpt2():
+    import transformers
+
+    cfg = transformers.GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=100, n_positions=256,
+                                  bos_token_id=0, eos_token_id=0, use_cache=False)
+    torch.manual_seed(0)
+    return transformers.GPT2LMHeadModel(cfg).eval()
+
+
+def test_readme_dims_example_on_dynamo_exports(tmp_path, capsys):
+    """README: `analogc report model.onnx --dims batch=1,seq=128 --format json`. A dynamo
+    export of a batch-1 example has a fixed batch (torch.export specializes size-1 dims): the
+    example binds seq, keeps the file's batch of 1 and says so; an export with both dims
+    symbolic binds both; the counts agree with the torch trace at (1, 128)."""
+    from torch.export import Dim
+
+    model = _tiny_gpt2()
+    fixed, both = tmp_path / "model.onnx", tmp_path / "both.onnx"
+    torch.onnx.export(model, (torch.zeros(1, 16, dtype=torch.long),), str(fixed), dynamo=True,
+                      dynamic_shapes=({1: Dim("seq")},))
+    torch.onnx.export(model, (torch.zeros(2, 16, dtype=torch.long),), str(both), dynamo=True,
+                      dynamic_shapes=({0: Dim("batch"), 1: Dim("seq")},))
+    capsys.readouterr()
+    doc, err = _report_json(capsys, str(fixed), "--dims", "batch=1,seq=128")
+    assert err == ("warning: --dims batch ignored: model.onnx declares no such symbolic dimension; "
+                   "its inputs are input_ids [1, seq]\n")
+    doc_both, err = _report_json(capsys, str(both), "--dims", "batch=1,seq=128")
+    assert err == ""
+    torch_macs = analogc.trace(model, (torch.zeros(1, 128, dtype=torch.long),)).summary()["macs_mvm"]
+    assert doc["model"]["macs_mvm"] == doc_both["model"]["macs_mvm"] == torch_macs
+    # a misspelt name still fails, naming the file's symbolic dims
+    assert _bad(capsys, "report", str(fixed), "--dims", "batch=1,sqe=128") == (
+        f"error: {fixed}: dims ['batch', 'sqe'] are not symbolic dims of the graph inputs (those are ['seq'])")

@@ -60,8 +60,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         check_out_dir(args.out)
     overrides = check_sets(args.set, args.hw or [None])
     model = args.model or DEFAULT_MODEL
-    graph = load_graph(model, seq_len=args.seq_len, batch=args.batch or 1,
-                       dims=parse_dims(args.dims), name=model)
+
+    def ignored(names: list[str], reason: str) -> None:  # one line on stderr, the run goes on
+        if names[0].startswith("dims["):  # dims['batch'] -> --dims batch
+            flags, hint = "--dims " + ",".join(n[6:-2] for n in names), ""
+        else:
+            flags = " and ".join(f"--{n.replace('_', '-')}" for n in names)
+            hint = "; symbolic dimensions, if any, are bound with --dims NAME=INT" if model.endswith(".onnx") else ""
+        print(f"warning: {flags} ignored: {reason}{hint}", file=sys.stderr)
+
+    graph = load_graph(model, seq_len=args.seq_len, batch=args.batch,
+                       dims=parse_dims(args.dims), name=model, on_ignored=ignored)
     plans = [compile(graph, hw=h, digital=args.digital or (), **overrides)
              for h in (args.hw or [None])]
     reports = [estimate(p) for p in plans]

@@ -7,7 +7,9 @@ weight (an initializer or Constant, possibly reached through Transpose/Cast/Resh
 DequantizeLinear... helper nodes) are ``mvm``; products of two activations are ``matmul``.
 
 Symbolic dims (``batch``, ``seq``) must be bound with ``dims={"batch": 1, "seq": 128}``;
-an unbound one is an :class:`~analogc.errors.AnalogcError` naming the node and the dim.
+an unbound one is an :class:`~analogc.errors.AnalogcError` naming the node and the dim. A
+name in ``dims`` that the file does not declare (a dynamo export's batch is fixed) is
+ignored with a warning once every symbolic dim is bound, an error otherwise (a misspelling).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import onnx
 import onnx.external_data_helper
@@ -65,11 +67,15 @@ _VIEWS = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity", "S
 
 
 # -- public API -------------------------------------------------------------------------
-def load_onnx(path: str | os.PathLike, dims: Mapping[str, int] | None = None) -> Graph:
+def load_onnx(path: str | os.PathLike, dims: Mapping[str, int] | None = None, *,
+              on_ignored: Callable[[list[str], str], None] | None = None) -> Graph:
     """Read an ONNX file into an analogc :class:`~analogc.ir.Graph`.
 
     ``dims`` binds the model's symbolic dimensions (graph-input ``dim_param`` names) to
-    sizes; a symbolic dim left unbound is an error. External data is never read: only the
+    sizes; a symbolic dim left unbound is an error. Names the file does not declare (the
+    fixed batch of a dynamo export, ``dims={"batch": 1, "seq": 128}`` on a file with only
+    ``seq`` symbolic) are passed to ``on_ignored(names, reason)`` (default: a UserWarning)
+    when every symbolic dim is bound, and are an error otherwise. External data is never read: only the
     initializers' shapes are needed, so a 100 GB model loads in seconds. Models that store
     weights as external data go through ``onnx.shape_inference.infer_shapes_path`` (the
     path-based inference that has no 2 GB limit).
@@ -85,7 +91,7 @@ def load_onnx(path: str | os.PathLike, dims: Mapping[str, int] | None = None) ->
     external = _uses_external_data(model)
     _inline_small_external_tensors(model, path)
     if dims:
-        _bind_dims(model, dims, path)
+        _bind_dims(model, dims, path, on_ignored)
     _check_inputs(model, path)
     model = _infer_shapes(model, path, by_path=external)
     return _to_graph(model, path)
@@ -136,16 +142,25 @@ def _inline_small_external_tensors(model: onnx.ModelProto, path: Path) -> None:
         del t.external_data[:]
 
 
-def _bind_dims(model: onnx.ModelProto, dims: Mapping[str, int], path: Path) -> None:
+def _bind_dims(model: onnx.ModelProto, dims: Mapping[str, int], path: Path,
+               on_ignored: Callable[[list[str], str], None] | None = None) -> None:
     """Replace symbolic dims by sizes in inputs, outputs and value_info; drop stale ones."""
     for name, size in dims.items():
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise AnalogcError(f"{path}: dims[{name!r}] = {size!r}; expected an integer >= 1")
     declared = {d.dim_param for vi in model.graph.input for d in _dims_of(vi) if d.dim_param}
     unknown = sorted(set(dims) - declared)
-    if unknown:
+    if unknown and declared - set(dims):  # a misspelt name: the dim it meant stays unbound
         raise AnalogcError(f"{path}: dims {unknown} are not symbolic dims of the graph "
                            f"inputs (those are {sorted(declared) or 'none'})")
+    if unknown:  # e.g. batch=1 on a dynamo export whose batch is fixed: the file's shape holds
+        inits = {t.name for t in model.graph.initializer}
+        shapes = ", ".join(f"{vi.name} [{', '.join(d.dim_param or str(d.dim_value) for d in _dims_of(vi))}]"
+                           for vi in model.graph.input if vi.name not in inits)
+        report = on_ignored or _warn_ignored
+        report([f"dims[{k!r}]" for k in unknown],
+               f"{path.name} declares no such symbolic dimension; its inputs are {shapes}")
+        dims = {k: v for k, v in dims.items() if k in declared}
     g = model.graph
     for vi in [*g.input, *g.output, *g.value_info]:
         for d in _dims_of(vi):
@@ -153,6 +168,12 @@ def _bind_dims(model: onnx.ModelProto, dims: Mapping[str, int], path: Path) -> N
                 d.dim_value = dims[d.dim_param]  # oneof: clears dim_param
             elif d.dim_param and vi not in g.input:
                 d.Clear()  # an expression of bound dims ("s0 + 1"): let inference redo it
+
+
+def _warn_ignored(names: list[str], reason: str) -> None:
+    import warnings
+
+    warnings.warn(f"{' and '.join(names)} ignored: {reason}", UserWarning, stacklevel=4)
 
 
 def _check_inputs(model: onnx.ModelProto, path: Path) -> None:

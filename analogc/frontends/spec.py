@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from analogc.errors import AnalogcError
 from analogc.ir import Graph
@@ -48,22 +49,42 @@ def model_kind(spec: str) -> str:
     return "zoo"
 
 
+#: ``on_ignored(names, reason)``: told which of ``seq_len``/``batch`` a model does not use
+OnIgnored = Callable[[list[str], str], None]
+
+
+def warn_ignored(names: list[str], reason: str) -> None:
+    """The default ``on_ignored``: a :class:`UserWarning` ``seq_len ignored: <reason>``."""
+    warnings.warn(f"{' and '.join(names)} ignored: {reason}", UserWarning, stacklevel=4)
+
+
+def _given(**sizes: Any) -> list[str]:
+    return [n for n, v in sizes.items() if v is not None]
+
+
 def load_graph(spec: str, example_inputs: Any = None, *, seq_len: int | None = None,
-               batch: int = 1, dims: Mapping[str, int] | None = None,
-               name: str | None = None) -> Graph:
+               batch: int | None = None, dims: Mapping[str, int] | None = None,
+               name: str | None = None, on_ignored: OnIgnored | None = None) -> Graph:
     """Trace the model that ``spec`` names into the analogc IR.
 
     ``dims`` binds an ONNX file's symbolic dimensions (``{"batch": 1, "seq": 128}``; other
-    kinds have none to bind). ``seq_len``/``batch`` size zoo and scaled models (a scaled
-    spec's ``T`` wins), and a factory's Hugging Face model when neither the factory nor the
-    caller gives inputs. ``example_inputs`` override a factory's own (zoo and scaled models
+    kinds have none to bind). ``seq_len``/``batch`` (default 1) size zoo and scaled models (a
+    scaled spec's ``T`` wins), and a factory's Hugging Face model when neither the factory nor
+    the caller gives inputs. ``example_inputs`` override a factory's own (zoo and scaled models
     build theirs). ``name`` names a factory's graph (default: the module's class name).
+    ``seq_len``/``batch`` given to a model that does not use them (an ONNX file, a factory
+    that returns its inputs, a model without token sequences) are reported to
+    ``on_ignored(names, reason)`` (default :func:`warn_ignored`).
     """
+    report = on_ignored or warn_ignored
     kind = model_kind(spec)
     if kind == "onnx":
         from analogc.frontends.onnx import load_onnx
 
-        return load_onnx(spec, dims=dims)
+        if _given(seq_len=seq_len, batch=batch):
+            report(_given(seq_len=seq_len, batch=batch),
+                   f"{os.path.basename(spec)} is an ONNX file: its input shapes are the file's")
+        return load_onnx(spec, dims=dims, on_ignored=report)
     if dims:
         raise AnalogcError(f"dims: only ONNX files have symbolic dimensions to bind "
                            f"({spec!r} is a {kind} model)")
@@ -73,48 +94,67 @@ def load_graph(spec: str, example_inputs: Any = None, *, seq_len: int | None = N
             model, factory_inputs = model
             if example_inputs is None:
                 example_inputs = factory_inputs
-        return trace_model(model, example_inputs, seq_len=seq_len, batch=batch, name=name)
+                if _given(seq_len=seq_len, batch=batch):
+                    report(_given(seq_len=seq_len, batch=batch),
+                           f"the factory {spec} returns its own example inputs")
+                    seq_len = batch = None
+        return trace_model(model, example_inputs, seq_len=seq_len, batch=batch, name=name,
+                           on_ignored=report)
     if example_inputs is not None:
         raise AnalogcError(f"model {spec!r}: zoo models build their own inputs; "
                            f"pass seq_len/batch instead of example_inputs")
     from analogc.frontends import zoo
 
-    return zoo.trace(spec, seq_len=seq_len, batch=batch)
+    if seq_len is not None:
+        if kind == "scaled" and "seq_len" in zoo.parse_scaled_spec(spec):
+            report(["seq_len"], f"the spec's T={zoo.parse_scaled_spec(spec)['seq_len']} is the sequence length")
+        elif kind == "zoo" and zoo.get(spec).family in ("mlp", "cnn", "vit"):
+            report(["seq_len"], f"{spec} takes no token sequence")
+    return zoo.trace(spec, seq_len=seq_len, batch=1 if batch is None else batch)
 
 
 def trace_model(model: Any, example_inputs: Any = None, *, seq_len: int | None = None,
-                batch: int = 1, name: str | None = None) -> Graph:
+                batch: int | None = None, name: str | None = None,
+                on_ignored: OnIgnored | None = None) -> Graph:
     """Trace a ``torch.nn.Module`` on ``example_inputs`` (a tensor, a tuple of positional
     tensors or a dict of keyword tensors). Without inputs, a Hugging Face model gets inputs
-    built from its config (``seq_len`` tokens or one image, ``batch`` of them); a Hugging
-    Face model's graph carries the dimensions the estimator needs (decoders: prefill and
-    decode)."""
+    built from its config (``seq_len`` tokens or one image, ``batch`` of them, default 1); a
+    Hugging Face model's graph carries the dimensions the estimator needs (decoders: prefill
+    and decode). ``seq_len``/``batch`` that are not used (inputs given, an image model) are
+    reported to ``on_ignored`` (default :func:`warn_ignored`)."""
     from analogc.frontends import zoo
     from analogc.frontends.torch import trace_module
 
     if not _is_module(model):
         raise AnalogcError(f"trace: expected a torch.nn.Module, a zoo name, an .onnx path or "
                            f"'module:factory', got {type(model).__name__}")
+    report = on_ignored or warn_ignored
     if example_inputs is None:
-        example_inputs = _default_inputs(model, seq_len, batch)
+        example_inputs, unused = _default_inputs(model, seq_len, 1 if batch is None else batch)
+        if unused and seq_len is not None:
+            report(["seq_len"], unused)
+    elif _given(seq_len=seq_len, batch=batch):
+        report(_given(seq_len=seq_len, batch=batch), "the example inputs fix the shapes")
     g = trace_module(model, example_inputs, name=name)
     g.meta.update(zoo.hf_meta(model, example_inputs))
     return g
 
 
-def _default_inputs(model: Any, seq_len: int | None, batch: int) -> Any:
-    """Inputs for a Hugging Face model from its config, when the user gave none."""
+def _default_inputs(model: Any, seq_len: int | None, batch: int) -> tuple[Any, str | None]:
+    """Inputs for a Hugging Face model from its config, when the user gave none; and why
+    ``seq_len`` is not used, if it is not."""
     import torch
 
     cfg = getattr(model, "config", None)
     dev = next((p.device for p in model.parameters()), torch.device("cpu"))
     if cfg is not None and getattr(cfg, "image_size", None) and getattr(cfg, "num_channels", None):
         s = cfg.image_size
-        return {"pixel_values": torch.zeros(batch, cfg.num_channels, s, s, device=dev)}
+        return ({"pixel_values": torch.zeros(batch, cfg.num_channels, s, s, device=dev)},
+                f"{type(model).__name__} takes images, not token sequences")
     if cfg is not None and getattr(cfg, "vocab_size", None):
         t = seq_len or min(128, getattr(cfg, "max_position_embeddings", None)
                            or getattr(cfg, "n_positions", 128))
-        return {"input_ids": torch.zeros(batch, t, dtype=torch.long, device=dev)}
+        return {"input_ids": torch.zeros(batch, t, dtype=torch.long, device=dev)}, None
     raise AnalogcError(f"example_inputs: {type(model).__name__} needs example inputs (a tuple of "
                        f"tensors or a dict of keyword tensors)")
 
