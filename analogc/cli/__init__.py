@@ -6,6 +6,7 @@
     analogc hw                      # hardware presets
     analogc evaluate / tradeoff     # Monte Carlo accuracy of the deployed model, energy vs accuracy
     analogc sweep                   # energy per inference and per MAC across model sizes
+    analogc --version
 
 One module per command (``report`` with ``models``, ``hw``, ``evaluate`` with ``tradeoff``,
 ``sweep``); ``common`` holds what they share. A user mistake prints one line
@@ -28,8 +29,11 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from analogc import __version__
+
     p = argparse.ArgumentParser(prog="analogc", description="Compile neural networks onto "
                                 "analog hardware and estimate what they cost.")
+    p.add_argument("--version", action="version", version=f"analogc {__version__}")
     sub = p.add_subparsers(dest="command")
     for add in (add_report_parser, add_models_parser, add_hw_parser, add_evaluate_parser,
                 add_tradeoff_parser, add_sweep_parser):
@@ -55,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_libraries()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["report", *argv]
     args = parser.parse_args(argv)
     try:

@@ -137,3 +137,21 @@ def test_set_example_uses_the_presets_own_unit():
     assert _msg(check_sets, ["mzi.settle_time=5"], ["mzi"]) == (
         '--set mzi.settle_time=5 (mzi): [mzi] settle_time is a time: expected a quantity with a unit, '
         'e.g. --set "mzi.settle_time=5 us"')
+
+
+# -- item 18: --version ----------------------------------------------------------------------
+def test_version_is_the_package_version(capsys):
+    import tomllib
+
+    from analogc.cli import main
+
+    with open(Path(__file__).resolve().parents[2] / "pyproject.toml", "rb") as f:
+        version = tomllib.load(f)["project"]["version"]
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == f"analogc {version}\n"
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-m", "analogc.cli", "--version"], capture_output=True, text=True,
+                       cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    assert (r.returncode, r.stdout, r.stderr) == (0, f"analogc {version}\n", "")
