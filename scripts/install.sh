@@ -10,7 +10,7 @@ command -v "$PY" >/dev/null || PY=python3
 .venv/bin/python -m pip install -q "torch==${ANALOGC_TORCH:-2.13.0}"
 TORCH_VERSION=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('torch').split('+')[0])")
 echo "torch==${TORCH_VERSION}" > .venv/torch-constraint.txt
-.venv/bin/python -m pip install -q -c .venv/torch-constraint.txt -e ".[test]" --config-settings editable_mode=compat
+.venv/bin/python -m pip install -q -c .venv/torch-constraint.txt -e ".[test]"
 # onnx2torch (ONNX -> torch for deploy) declares torchvision, which it only needs for two
 # detection ops; installing it without dependencies keeps the CPU torch build in place.
 .venv/bin/python -m pip install -q --no-deps "onnx2torch>=1.5"

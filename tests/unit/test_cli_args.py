@@ -155,3 +155,15 @@ def test_version_is_the_package_version(capsys):
     r = subprocess.run([sys.executable, "-m", "analogc.cli", "--version"], capture_output=True, text=True,
                        cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     assert (r.returncode, r.stdout, r.stderr) == (0, f"analogc {version}\n", "")
+
+
+def test_install_uses_no_deprecated_editable_mode():
+    """scripts/install.sh printed setuptools' BuildBackendWarning ("The 'compat' editable mode
+    is transitional and will be removed"); without it, a flat layout got the meta-path-finder
+    warning. The root package-dir makes the editable install a plain .pth file, silently."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    assert "editable_mode" not in (root / "scripts" / "install.sh").read_text()
+    with open(root / "pyproject.toml", "rb") as f:
+        assert tomllib.load(f)["tool"]["setuptools"]["package-dir"] == {"": "."}
