@@ -284,14 +284,31 @@ def _kind_of(p: str) -> OpKind:
     return next((kind for names, kind in _KINDS if p in names), OpKind.OTHER)
 
 
+def _hf_configs(model: torch.nn.Module) -> list[Any]:
+    """Every distinct config object of ``model`` and its submodules (``module.config``), with
+    their sub-configs (``encoder``, ``decoder``, ``text_config``... of composite configs)."""
+    seen: dict[int, Any] = {}
+    todo = [getattr(m, "config", None) for m in model.modules()]
+    while todo:
+        c = todo.pop()
+        if c is None or id(c) in seen or not hasattr(c, "to_dict"):
+            continue
+        seen[id(c)] = c
+        todo.extend(getattr(c, k, None) for k in (getattr(type(c), "sub_configs", None) or {}))
+    return list(seen.values())
+
+
 @contextlib.contextmanager
 def _hf_export_settings(model: torch.nn.Module):
     """Hugging Face models: eager attention (QK^T and A·V as explicit matmuls), no KV cache."""
     cfg = getattr(model, "config", None)
     old = getattr(cfg, "_attn_implementation", None) if cfg is not None else None
-    old_cache = getattr(cfg, "use_cache", None)
-    if old_cache:  # a KV-cache object in the outputs is no tensor export can return
-        cfg.use_cache = False
+    # a KV-cache object in the outputs is no tensor export can return; encoder-decoder models
+    # (T5, BART, Whisper) give their decoder its own copy of the config, so every config
+    # reachable from a submodule has its use_cache turned off (and restored after)
+    cached = [(c, c.use_cache) for c in _hf_configs(model) if getattr(c, "use_cache", None)]
+    for c, _ in cached:
+        c.use_cache = False
     if cfg is not None and old not in (None, "eager"):
         try:
             if hasattr(model, "set_attn_implementation"):
@@ -303,8 +320,8 @@ def _hf_export_settings(model: torch.nn.Module):
     try:
         yield
     finally:
-        if old_cache:
-            cfg.use_cache = old_cache
+        for c, was in cached:
+            c.use_cache = was
         if cfg is not None and old not in (None, "eager"):
             with contextlib.suppress(Exception):
                 if hasattr(model, "set_attn_implementation"):
@@ -333,7 +350,7 @@ def export(model: torch.nn.Module, example_inputs: Any) -> torch.export.Exported
         where = re.findall(r"# File: (\S+?):(\d+) in (\w+)", chatter.getvalue())
         at = f" (at {os.path.basename(where[-1][0])}:{where[-1][1]} in {where[-1][2]})" if where else ""
         raise AnalogcError(f"cannot export {type(model).__name__} with torch.export{at}: "
-                           f"{type(e).__name__}: {msg[:300]}") from None
+                           f"{type(e).__name__}: {msg}") from None
     finally:
         model.train(was_training)
 

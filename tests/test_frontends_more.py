@@ -1,0 +1,98 @@
+"""Frontends beyond the zoo (issue 9, items 4-7): encoder-decoder transformers traced with
+their MAC counts against hand formulas; ONNX files of transformers deployed, evaluated and
+converted where onnx2torch lacks a converter. Tiny configs, random weights."""
+import importlib.util
+
+import pytest
+import torch
+from torch import nn
+
+import analogc
+from analogc.errors import AnalogcError
+from analogc.ir import OpKind
+
+D, HEADS, DKV, FF, FF_DEC, VOCAB, LAYERS = 32, 4, 8, 64, 48, 64, 2
+SRC, TGT = 6, 5  # encoder and decoder tokens
+
+
+def _enc_dec_macs(src, tgt, inner, ff_enc, ff_dec, vocab, layers):
+    """Hand count of an encoder-decoder transformer (batch 1): returns (mvm MACs, matmul MACs,
+    mvm ops). Encoder layer: q, k, v, o over src tokens + a 2-layer FFN; decoder layer:
+    self-attention q, k, v, o over tgt tokens, cross-attention q and o over tgt and k, v over
+    the src encoder outputs, FFN; the LM head over tgt tokens. Attention: QK^T and A.V, each
+    heads x queries x keys x d_kv = queries x keys x inner."""
+    enc = 4 * src * D * inner + 2 * src * D * ff_enc
+    dec = 4 * tgt * D * inner + 2 * tgt * D * inner + 2 * src * D * inner + 2 * tgt * D * ff_dec
+    mvm = layers * (enc + dec) + tgt * D * vocab
+    matmul = layers * (2 * src * src * inner + 2 * tgt * tgt * inner + 2 * tgt * src * inner)
+    return mvm, matmul, layers * (6 + 10) + 1
+
+
+def _check(g, mvm, matmul, n_mvm):
+    s = g.summary()
+    assert (s["macs_mvm"], s["macs_matmul"], s["mvm_count"]) == (mvm, matmul, n_mvm)
+
+
+# -- item 4: encoder-decoder models -------------------------------------------------------
+def test_t5_traces_with_the_decoders_own_cache_off():
+    """T5's decoder stack has its own copy of the config (use_cache=True): every config is
+    turned off for the export, and restored after."""
+    import transformers as tf
+
+    cfg = tf.T5Config(vocab_size=VOCAB, d_model=D, d_kv=DKV, d_ff=FF, num_layers=LAYERS,
+                      num_decoder_layers=LAYERS, num_heads=HEADS, decoder_start_token_id=0, pad_token_id=0)
+    m = tf.T5ForConditionalGeneration(cfg).eval()
+    assert m.decoder.config is not m.config and m.decoder.config.use_cache
+    g = analogc.trace(m, {"input_ids": torch.randint(0, VOCAB, (1, SRC)),
+                          "decoder_input_ids": torch.randint(0, VOCAB, (1, TGT))})
+    # T5: inner = heads x d_kv = 32, FFN d_ff both sides: 98304 + 126976 + 10240 = 235520 MACs
+    mvm, matmul, n = _enc_dec_macs(SRC, TGT, HEADS * DKV, FF, FF, VOCAB, LAYERS)
+    assert (mvm, matmul) == (235520, 11648)
+    _check(g, mvm, matmul, n)
+    assert m.decoder.config.use_cache and m.config.use_cache  # restored
+
+
+def test_bart_traces_with_hand_counted_macs():
+    import transformers as tf
+
+    cfg = tf.BartConfig(vocab_size=VOCAB, d_model=D, encoder_layers=LAYERS, decoder_layers=LAYERS,
+                        encoder_attention_heads=HEADS, decoder_attention_heads=HEADS,
+                        encoder_ffn_dim=FF, decoder_ffn_dim=FF_DEC, max_position_embeddings=32)
+    m = tf.BartForConditionalGeneration(cfg).eval()
+    g = analogc.trace(m, {"input_ids": torch.randint(3, VOCAB, (1, SRC)),
+                          "decoder_input_ids": torch.randint(3, VOCAB, (1, TGT))})
+    mvm, matmul, n = _enc_dec_macs(SRC, TGT, D, FF, FF_DEC, VOCAB, LAYERS)
+    assert (mvm, matmul) == (225280, 11648)
+    _check(g, mvm, matmul, n)
+
+
+def test_whisper_traces_with_hand_counted_macs():
+    """Whisper: two Conv1d stems (k=3; the second stride 2) before the encoder."""
+    import transformers as tf
+
+    mel, frames = 8, 16
+    cfg = tf.WhisperConfig(vocab_size=VOCAB, num_mel_bins=mel, encoder_layers=LAYERS, decoder_layers=LAYERS,
+                           encoder_attention_heads=HEADS, decoder_attention_heads=HEADS, d_model=D,
+                           encoder_ffn_dim=FF, decoder_ffn_dim=FF_DEC, max_source_positions=frames // 2,
+                           max_target_positions=16, decoder_start_token_id=1, pad_token_id=0,
+                           bos_token_id=1, eos_token_id=2)
+    m = tf.WhisperForConditionalGeneration(cfg).eval()
+    g = analogc.trace(m, {"input_features": torch.randn(1, mel, frames),
+                          "decoder_input_ids": torch.randint(3, VOCAB, (1, TGT))})
+    src = frames // 2
+    stems = frames * (mel * 3) * D + src * (D * 3) * D  # im2col: out pixels x C_in*k x C_out
+    mvm, matmul, n = _enc_dec_macs(src, TGT, D, FF, FF_DEC, VOCAB, LAYERS)
+    assert (stems + mvm, matmul) == (303104, 16512)
+    _check(g, stems + mvm, matmul, n + 2)
+
+
+def test_export_error_message_is_not_truncated():
+    end = "the end of a long message"
+
+    class Long(nn.Module):
+        def forward(self, x):
+            raise ValueError("x" * 400 + " " + end)
+
+    with pytest.raises(AnalogcError, match="cannot export Long") as e:
+        analogc.trace(Long(), (torch.randn(2),))
+    assert str(e.value).endswith(end) and "\n" not in str(e.value)
