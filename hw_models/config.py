@@ -315,6 +315,7 @@ def load_params(name_or_path: str | Path, **overrides: Any) -> dict[str, Any]:
     ft, fh = hit[2].get("tile", {}), hit[2].get("hardware", {})
     params["_reference"] = {"rows": ft.get("rows"), "cols": ft.get("cols"),
                             "devices_per_cell": ft.get("devices_per_cell", 1),
+                            "cols_per_adc": ft.get("cols_per_adc", 1),
                             "output_bits": fh.get("output_bits", 8)}
     where = f"{path.name} (override)"
     family = ft.get("family")

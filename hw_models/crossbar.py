@@ -89,12 +89,33 @@ class Crossbar(TileFamily):
         return self.input_cycles * cycle
 
     def tile_area_m2(self) -> float:
+        return sum(self.tile_area_breakdown_m2().values())
+
+    def tile_area_breakdown_m2(self) -> dict[str, float]:
+        """Area of one tile by component. Bottom-up: cells x ``cell_area``, one ADC per
+        ``cols_per_adc`` columns (the ADCs actually instantiated) x the ADC's area, one row
+        driver per row. A measured ``[tile] area`` (stated for the file's geometry and ADC
+        count) keeps its non-ADC part, scaled with the devices, and counts the ADCs apart, so
+        that sharing ADCs (``cols_per_adc``) changes the area as it changes the latency."""
         t = self.p["tile"]
-        if "area" in t:  # measured for the preset's geometry: scale with the devices
-            return t["area"].si * self.geometry_scale()
+        adc = self.n_adc * self.adc.area_m2
+        if "area" in t:
+            ref = self.p.get("_reference", {})
+            n_ref = math.ceil((ref.get("cols") or self.tile.cols) / (ref.get("cols_per_adc") or 1))
+            rest = t["area"].si - n_ref * self._reference_adc_area_m2()
+            if rest < 0:
+                raise ValueError(f"[tile] area {t['area'].si:.3g} m2 is smaller than its "
+                                 f"{n_ref} ADCs ({self._reference_adc_area_m2():.3g} m2 each)")
+            return {"tile (measured, less ADCs)": rest * self.geometry_scale(), "adc": adc}
         cells = self.tile.rows * self.tile.cols * self.tile.devices_per_cell
-        return (cells * self.q("array", "cell_area") + self.n_adc * self.adc.area_m2
-                + self.tile.rows * self.dac.area_m2)
+        return {"array": cells * self.q("array", "cell_area"), "adc": adc,
+                "dac": self.tile.rows * self.dac.area_m2}
+
+    def _reference_adc_area_m2(self) -> float:
+        """Area of one ADC at the file's own resolution (what a measured tile area contains)."""
+        ref = self.p.get("_reference", {})
+        bits = ref.get("output_bits") or self.hw.output_bits
+        return self.adc.area_m2 * 2.0 ** (bits - self.adc.bits) if self.adc.area_m2 else 0.0
 
     # -- simulation view ----------------------------------------------------------------
     def program(self, w: torch.Tensor, gen: torch.Generator | None, *, t_inference_s: float = 0.0,

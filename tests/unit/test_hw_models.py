@@ -152,8 +152,10 @@ def test_adc_bits_override_follows_time_scaling():
 def test_per_tile_constants_scale_with_overridden_geometry():
     """A preset's [tile] area and static_power are stated for its own geometry: HERMES
     0.64 mm2 per 256x256 core (Khaddam-Aljameh 2022), sram-cim 0.1 mW per 256x256 macro
-    (~1.5 nW/bit). A 512x512 tile has 4x the devices: 2.56 mm2 and 0.4 mW."""
-    assert tile_model(hw_models.load("pcm-hermes", rows=512, cols=512)).tile_area_m2() == pytest.approx(2.56e-6)
+    (~1.5 nW/bit). A 512x512 tile has 4x the devices, and its ADCs are counted apart (one per
+    column, 400 um2 each): 4 x (0.64 - 256 x 0.0004) + 512 x 0.0004 mm2, and 0.4 mW."""
+    assert tile_model(hw_models.load("pcm-hermes", rows=512, cols=512)).tile_area_m2() == \
+        pytest.approx(4 * (0.64e-6 - 256 * 400e-12) + 512 * 400e-12)
     assert tile_model(hw_models.load("pcm-hermes")).tile_area_m2() == pytest.approx(0.64e-6)
     assert tile_model(hw_models.load("sram-cim", rows=512, cols=512)).static_power_w() == pytest.approx(0.4e-3)
     assert tile_model(hw_models.load("sram-cim", rows=512)).static_power_w() == pytest.approx(0.2e-3)

@@ -183,7 +183,8 @@ def test_chips_none_override_removes_the_fixed_count():
 def test_reference_geometry_and_override_record():
     p = c.load_params("rram", rows=64)
     # pins: the file's own geometry is kept as the reference that rescales per-tile constants
-    assert p["_reference"] == {"rows": 128, "cols": 128, "devices_per_cell": 1, "output_bits": 8}
+    assert p["_reference"] == {"rows": 128, "cols": 128, "devices_per_cell": 1, "cols_per_adc": 128,
+                                "output_bits": 8}
     assert p["tile"]["rows"] == 64 and p["_overrides"] == {"rows": 64}
     assert p["_file"].endswith("rram.toml")
 
