@@ -171,7 +171,7 @@ def estimate(plan: Any, *, costs: Any = None) -> Report:
                  kv_cache_bytes=kv_cache_bytes(meta))
         phases = {"prefill": _phase_dict(main), "decode_step": _phase_dict(dec)}
     table = _table(main)
-    notes = list(getattr(plan, "notes", [])) + _dominance_notes(plan, main)
+    notes = list(getattr(plan, "notes", [])) + _dominance_notes(plan, main) + _reference_notes(plan, main)
     return Report(model=plan.graph.name, hw=plan.hw.name, family=plan.hw.family, summary=s,
                   breakdown=dict(main.energy), table=table, phases=phases,
                   notes=notes, plan=plan, counts=dict(main.counts))
@@ -198,6 +198,20 @@ def _dominance_notes(plan: Any, ph: Phase) -> list[str]:
         "digital": "the ops that stay digital",
     }.get(comp, comp)
     return [f"{comp} is {share:.0%} of the energy: {why}"]
+
+
+def _reference_notes(plan: Any, ph: Phase) -> list[str]:
+    """The ``ideal`` preset (``kind = "ideal"``) is a noise-free reference, not a cost bound:
+    say so next to its energy (issue 9, item 11)."""
+    if plan.hw.params.get("hardware", {}).get("kind") != "ideal":
+        return []
+    rest = sum(ph.energy.get(k, 0.0) for k in ("memory", "digital"))
+    share = f" ({rest / ph.energy_j:.0%} of the energy here)" if ph.energy_j > 0 else ""
+    node = plan.hw.params["hardware"].get("technology_node")
+    at = f"{node.si * 1e9:.0f} nm, " if node is not None else ""
+    return [f"{plan.hw.name} is the noise-free reference, not a lower bound on cost: its digital "
+            f"ops and memory are priced ({at}{plan.hw.input_bits}-bit activations){share}; "
+            f"compare costs against a real preset"]
 
 
 def _phase_dict(ph: Phase) -> dict[str, Any]:
