@@ -96,3 +96,64 @@ def test_export_error_message_is_not_truncated():
     with pytest.raises(AnalogcError, match="cannot export Long") as e:
         analogc.trace(Long(), (torch.randn(2),))
     assert str(e.value).endswith(end) and "\n" not in str(e.value)
+
+
+# -- item 5: ONNX transformers deploy -------------------------------------------------------
+needs_onnx2torch = pytest.mark.skipif(importlib.util.find_spec("onnx2torch") is None,
+                                      reason="onnx2torch not installed (scripts/install.sh installs it)")
+
+
+def _export(model, args, path, dynamo, kwargs=None, **kw):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:  # opset 18: the dynamo exporter's name_scopes metadata survives (down-converted on deploy)
+            torch.onnx.export(model, args, str(path), kwargs=kwargs, dynamo=True, opset_version=18, **kw)
+        else:
+            torch.onnx.export(model, args, str(path), kwargs=kwargs, dynamo=False, opset_version=17, **kw)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def distilbert(tmp_path_factory):
+    """A 2-layer DistilBERT (ReLU FFN: Gelu has no opset-17 form to convert down to) and its
+    legacy and dynamo exports; attention matmuls carry the torch module path
+    ``transformer.layer.N.attention`` (node names / name_scopes metadata)."""
+    import transformers as tf
+
+    torch.manual_seed(0)
+    cfg = tf.DistilBertConfig(vocab_size=VOCAB, dim=D, n_layers=LAYERS, n_heads=HEADS, hidden_dim=FF,
+                              max_position_embeddings=16, activation="relu")
+    m = tf.DistilBertModel(cfg).eval()
+    ids = torch.randint(0, VOCAB, (1, 8), generator=torch.Generator().manual_seed(1))
+    d = tmp_path_factory.mktemp("distilbert")
+    return m, ids, {dyn: _export(m, (ids,), d / f"db_{dyn}.onnx", dyn, input_names=None if dyn else ["input_ids"])
+                    for dyn in (False, True)}
+
+
+def _first(y):
+    return y[0] if isinstance(y, (tuple, list)) else y
+
+
+@needs_onnx2torch
+@pytest.mark.parametrize("dynamo", [False, True], ids=["legacy", "dynamo"])
+def test_onnx_transformer_deploys_and_ideal_matches_onnxruntime(distilbert, dynamo):
+    import onnxruntime as ort
+
+    m, ids, paths = distilbert
+    path = paths[dynamo]
+    g = analogc.load_onnx(path)
+    matmuls = g.ops(OpKind.MATMUL)
+    assert len(matmuls) == 2 * LAYERS  # QK^T and A.V per layer
+    assert all(o.module_path == f"transformer.layer.{i // 2}.attention" for i, o in enumerate(matmuls))
+    sess = ort.InferenceSession(path)
+    ref = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: ids.numpy()})[0])
+    ideal = analogc.deploy(path, "ideal", seed=0)  # ideal puts attention matmuls on tiles too
+    wrapped = [n for n, mod in ideal.named_modules() if hasattr(mod, "_analogc_matmul")]
+    assert len(wrapped) == len(matmuls)
+    with torch.no_grad():
+        torch.testing.assert_close(_first(ideal(ids)), ref, rtol=1e-5, atol=1e-5)
+        sram = analogc.deploy(path, "sram-cim", seed=0)
+        y = _first(sram(ids))
+    assert len([1 for mod in sram.modules() if hasattr(mod, "_analogc_matmul")]) == len(matmuls)
+    assert torch.isfinite(y).all() and 0 < (y - ref).abs().max() < 0.5

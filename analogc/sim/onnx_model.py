@@ -57,6 +57,18 @@ def onnx_model_and_plan(path: str | os.PathLike, hw_or_plan: Any, dims: Mapping[
         return model, plan
     names = onnx_mvm_modules(path, dims)
     _weights_into_linears(model, set(names.values()))
+    # attention matmuls: the module path the IR gives them (a torch-side scope such as
+    # ``transformer.layer.0.attention``, from node names or name_scopes metadata) does not
+    # exist in the converted model; the submodule onnx2torch made of the node does
+    by_index = _node_module_names(path)
+    modules = dict(model.named_modules())
+    for op in plan.graph.ops(OpKind.MATMUL):
+        index = op.meta.get("onnx_index")
+        if index is None or index >= len(by_index) or by_index[index] not in modules:
+            raise AnalogcError(f"{path}: matmul node {op.name!r}: expected a submodule of the "
+                               f"onnx2torch model for it, found none (was the plan compiled for "
+                               f"another file?)")
+        names[op.name] = by_index[index]
     graph = plan.graph.copy()
     for op in graph.ops():
         if op.name in names:
@@ -142,6 +154,12 @@ def onnx_mvm_modules(path: str | os.PathLike, dims: Mapping[str, int] | None = N
         linear = module.get_submodule(names["node_linear"])
     """
     graph = load_onnx(path, dims)
+    by_index = _node_module_names(path)
+    return {op.name: by_index[op.meta["onnx_index"]] for op in graph.ops(OpKind.MVM)}
+
+
+def _node_module_names(path: str | os.PathLike) -> list[str]:
+    """The submodule name onnx2torch gives each node of the file, in node order."""
     naming = _import_onnx2torch().onnx_graph.OnnxGraph.generate_node_name
     model = read_model(Path(path))
     counters: dict[str, int] = {}
@@ -151,7 +169,7 @@ def onnx_mvm_modules(path: str | os.PathLike, dims: Mapping[str, int] | None = N
         n = counters.setdefault(name, 0)
         counters[name] += 1
         by_index.append(name + (f"_{n}" if n else ""))
-    return {op.name: by_index[op.meta["onnx_index"]] for op in graph.ops(OpKind.MVM)}
+    return by_index
 
 
 def _convertible_opset(model: onnx.ModelProto, converter: types.ModuleType, path: Path
