@@ -157,3 +157,29 @@ def test_onnx_transformer_deploys_and_ideal_matches_onnxruntime(distilbert, dyna
         y = _first(sram(ids))
     assert len([1 for mod in sram.modules() if hasattr(mod, "_analogc_matmul")]) == len(matmuls)
     assert torch.isfinite(y).all() and 0 < (y - ref).abs().max() < 0.5
+
+
+# -- item 6: evaluate / tradeoff on an ONNX transformer -------------------------------------
+@needs_onnx2torch
+@pytest.mark.parametrize("dynamo", [False, True], ids=["legacy", "dynamo"])
+def test_cli_evaluate_and_tradeoff_take_the_plan_from_the_onnx_ir(distilbert, dynamo, tmp_path, capsys):
+    """The converted module cannot be re-exported (onnx2torch's Reshape reads shape values):
+    evaluate and tradeoff deploy the file and price the plan of its ONNX IR."""
+    import hw_models
+
+    from analogc.cli import main
+
+    m, ids, paths = distilbert
+    path = paths[dynamo]
+    data = tmp_path / "ids.pt"
+    torch.save(ids, data)
+    assert main(["evaluate", path, "--hw", "ideal", "--data", str(data), "--seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "output fidelity on ideal" in out and "1.0000 ± 0.0000" in out
+    assert main(["tradeoff", path, "--hw", "sram-cim", "--data", str(data), "--seeds", "1",
+                 "--vary", "adc_bits=6,8"]) == 0
+    out = capsys.readouterr().out
+    for bits in (6, 8):
+        plan = analogc.compile(analogc.load_onnx(path), hw=hw_models.load("sram-cim", adc_bits=bits))
+        energy = analogc.estimate(plan).summary["energy_j"]
+        assert f"{bits:>10d} {energy * 1e6:15.4g} uJ" in out

@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from analogc.errors import AnalogcError
@@ -27,9 +28,10 @@ def _load_model_and_data(args: argparse.Namespace) -> tuple[Any, list[Any], list
 
     example = None
     kind = model_kind(args.model)
-    if kind == "onnx":
-        from analogc.sim.onnx_model import onnx_to_torch
-        model = onnx_to_torch(args.model)
+    if kind == "onnx":  # deployed from the file: the plan comes from the ONNX IR, not a re-trace
+        from analogc.frontends.onnx import read_model
+        read_model(Path(args.model))  # a missing or corrupt file is an error before the data
+        model = args.model
     elif kind == "factory":
         model = load_factory(args.model)
         if isinstance(model, tuple):
@@ -62,7 +64,7 @@ def _load_model_and_data(args: argparse.Namespace) -> tuple[Any, list[Any], list
                            "{'inputs': [...], 'labels': [...]}); the model brings no example inputs")
     if not batches:
         raise AnalogcError(f"--data {args.data}: no input batches")
-    return model.eval(), batches, labels
+    return (model if isinstance(model, str) else model.eval()), batches, labels
 
 
 def _add_common_arguments(p: argparse.ArgumentParser) -> None:

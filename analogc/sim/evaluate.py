@@ -3,6 +3,7 @@ energy/accuracy trade-off of one hardware parameter."""
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from typing import Any, Callable, Iterable, Sequence
 
@@ -51,12 +52,14 @@ def _logits(out: Any) -> torch.Tensor:
     raise AnalogcError(f"evaluate: cannot find a tensor output in {type(out).__name__}")
 
 
-def monte_carlo(model: nn.Module, hw_or_plan: Any, batches: Sequence[Any], *,
+def monte_carlo(model: nn.Module | str | os.PathLike, hw_or_plan: Any, batches: Sequence[Any], *,
                 metric: Callable[[nn.Module], float] | None = None, seeds: Iterable[int] = range(5),
                 drift_times: Iterable[float] | None = None, **options: Any) -> list[dict[str, Any]]:
     """Deploy once, then for every seed (a new chip instance: programming and read noise) and
     every drift time, recalibrate on the first batch and evaluate ``metric`` (default: output
-    fidelity against the digital model). Returns rows {t_inference_s, mean, std, n, values}.
+    fidelity against the digital model). ``model`` may be an ``.onnx`` path: deployed as
+    :func:`~analogc.sim.deploy.deploy` deploys one (plan from the ONNX IR). Returns rows
+    {t_inference_s, mean, std, n, values}.
 
     Example::
 
@@ -71,7 +74,8 @@ def monte_carlo(model: nn.Module, hw_or_plan: Any, batches: Sequence[Any], *,
     if not seeds:
         raise AnalogcError("seeds: expected at least one chip instance (seed), got none")
     times = list(drift_times) if drift_times is not None else [float(options.pop("t_inference", 0.0))]
-    metric = metric or (lambda m: output_fidelity(m, model, batches))
+    reference = _digital(model)
+    metric = metric or (lambda m: output_fidelity(m, reference, batches))
     am = deploy(model, hw_or_plan, seed=seeds[0], example_inputs=batches[0], **options).eval()
     vals: dict[float, list[float]] = {t: [] for t in times}
     for s in seeds:
@@ -82,6 +86,14 @@ def monte_carlo(model: nn.Module, hw_or_plan: Any, batches: Sequence[Any], *,
             vals[t].append(float(metric(am)))
     return [{"t_inference_s": t, "mean": statistics.fmean(v), "std": statistics.pstdev(v) if len(v) > 1 else 0.0,
              "n": len(v), "values": v} for t, v in vals.items()]
+
+
+def _digital(model: nn.Module | str | os.PathLike) -> nn.Module:
+    """The digital reference: the module, or an ONNX file converted with onnx2torch."""
+    if isinstance(model, (str, os.PathLike)):
+        from analogc.sim.onnx_model import onnx_to_torch
+        return onnx_to_torch(model).eval()
+    return model
 
 
 def parse_vary(spec: str) -> tuple[str, list[Any]]:
@@ -113,7 +125,7 @@ def _vary_value(v: str) -> Any:
     return float(v) if any(c in v for c in ".e") else int(v)
 
 
-def tradeoff(model: nn.Module, hw: str, vary: str, batches: Sequence[Any], *, seeds: Iterable[int] = range(3),
+def tradeoff(model: nn.Module | str | os.PathLike, hw: str, vary: str, batches: Sequence[Any], *, seeds: Iterable[int] = range(3),
              labels: Sequence[torch.Tensor] | None = None, **options: Any) -> list[dict[str, Any]]:
     """Energy per inference (the estimator) against accuracy (``labels`` given) or output
     fidelity of the deployed model, for each value of one hardware parameter. The parameter is
@@ -125,7 +137,11 @@ def tradeoff(model: nn.Module, hw: str, vary: str, batches: Sequence[Any], *, se
 
     name, values = parse_vary(vary)
     batches = list(batches)
-    graph = trace_model(model, batches[0])  # a tensor, a tuple or a dict, as trace takes them
+    if isinstance(model, (str, os.PathLike)):  # the ONNX IR, as deploy takes its plan from it:
+        from analogc.frontends.onnx import load_onnx  # a converted module often cannot be re-exported
+        graph = load_onnx(str(model), dims=options.get("dims"))
+    else:
+        graph = trace_model(model, batches[0])  # a tensor, a tuple or a dict, as trace takes them
     rows = []
     for v in values:
         plan = compile(graph, hw=resolve_hw(hw, **{name: v}))
