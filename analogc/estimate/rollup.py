@@ -103,6 +103,9 @@ class CostRollup:
                 n, t = self._pass(r, c)
                 _add(counts, n, m.vectors * per_vector_blocks * nr * nc)
                 t_pass = max(t_pass, t)
+        p = min(getattr(m, "groups_per_tile", 1), m.groups)
+        if p > 1:  # packed groups run in one pass: p*K rows, p*N columns (ADC sharing)
+            t_pass = max(t_pass, self._pass(p * m.in_features, p * m.out_features)[1])
         _add(counts, {"partial_sum_add": m.partial_sum_adds,
                       "sram_byte": m.groups * m.vectors * (m.in_features * self.in_bytes
                                                            + m.out_features * self.out_bytes)})

@@ -42,6 +42,26 @@ def partition_mvm(op: Op, hw: Any, placement: str = "analog") -> TileMapping:
         module_path=op.module_path, param=op.param)
 
 
+def pack_groups(m: TileMapping) -> TileMapping:
+    """Share tiles between the groups of a grouped (depthwise) static weight: when one group's
+    K x N block fits a tile, ``p = min(rows // K, cols // N)`` groups sit block-diagonally on
+    one tile (:meth:`TileMapping.group_placement`), ``ceil(groups / p)`` tiles per slice instead
+    of ``groups``. Every group is still read in full once per input vector, so the conversions
+    and cell reads (and what deploy runs, group by group) are unchanged; a packed pass drives
+    the rows and columns of all its groups at once (its time, with shared ADCs, is that of
+    ``p*K`` rows and ``p*N`` columns)."""
+    if (m.placement != "analog" or m.kind is not OpKind.MVM or m.groups < 2
+            or m.row_tiles != 1 or m.col_tiles != 1 or getattr(m, "experts", 1) != 1):
+        return m
+    p = min(m.rows // m.in_features, m.cols // m.out_features, m.groups)
+    if p < 2:
+        return m
+    m.groups_per_tile = p
+    m.tiles = math.ceil(m.groups / p) * m.slices
+    m.utilization = m.cells_used / (m.tiles * m.rows * m.cols)
+    return m
+
+
 def _matches(op: Op, patterns: list[re.Pattern]) -> bool:
     keys = [op.name, op.module_path or "", op.param or "", op.module_type or ""]
     return any(p.search(k) for p in patterns for k in keys if k)
@@ -122,5 +142,5 @@ def compile(graph: Graph, hw: Any = None, *, digital: Iterable[str] = (),
     places = assign_placement(graph, hwo, digital, dynamic_matmul)
     plan = Plan(graph=graph, hw=hwo)
     for op in graph.ops(OpKind.MVM, OpKind.MATMUL):
-        plan.mappings[op.name] = partition_mvm(op, hwo, places[op.name])
+        plan.mappings[op.name] = pack_groups(partition_mvm(op, hwo, places[op.name]))
     return place_on_chips(plan)

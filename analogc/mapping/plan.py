@@ -39,6 +39,9 @@ class TileMapping:
     utilization: float  # cells_used / (tiles * rows * cols)
     macs: int
     partial_sum_adds: int  # digital adds to accumulate row tiles and slices, per inference
+    #: groups packed block-diagonally on one tile (depthwise/small-group convs): a group whose
+    #: K x N block fits a tile shares it with others, tiles = ceil(groups / groups_per_tile) * slices
+    groups_per_tile: int = 1
     write_elements: int = 0  # dynamic matmul on analog tiles: operand elements written per inference
     module_path: str | None = None
     param: str | None = None
@@ -52,6 +55,15 @@ class TileMapping:
                 out.append((r * self.rows, min(self.in_features, (r + 1) * self.rows),
                             c * self.cols, min(self.out_features, (c + 1) * self.cols)))
         return out
+
+    def group_placement(self, group: int) -> tuple[int, int, int]:
+        """(tile, row offset, column offset) of group ``group``'s blocks: packed groups sit on
+        the diagonal of a shared tile, rows ``[off_r, off_r + K)`` and columns
+        ``[off_c, off_c + N)``, so no two groups share a row or a column (their inputs and
+        outputs stay apart); :meth:`tile_blocks` are relative to that corner."""
+        p = self.groups_per_tile
+        tile, slot = divmod(group, p)
+        return tile, slot * self.in_features, slot * self.out_features
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
