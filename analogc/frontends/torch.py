@@ -76,6 +76,8 @@ _STATIC_PASS = {"t", "permute", "transpose", "view", "reshape", "_unsafe_view", 
 _CONV = {"conv1d", "conv2d", "conv3d", "convolution", "_convolution", "conv_transpose1d",
          "conv_transpose2d", "conv_transpose3d"}
 _LINEAR = {"linear", "addmm", "mm", "matmul", "bmm", "baddbmm", "einsum"}
+#: recurrent layers (nn.LSTM, nn.GRU, nn.RNN): gate rows per hidden unit
+_RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 _SDPA = {"scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu",
          "_scaled_dot_product_attention_math", "_scaled_dot_product_efficient_attention",
          "_scaled_dot_product_flash_attention", "_scaled_dot_product_cudnn_attention"}
@@ -169,6 +171,8 @@ class _Classifier:
                 self._conv(node, p)
             elif p in _SDPA:
                 self._sdpa(node)
+            elif p in _RNN_GATES:
+                self._rnn(node, p)
             else:
                 meta = {}
                 if p in _VIEWS:
@@ -217,6 +221,62 @@ class _Classifier:
             groups = math.prod(out[:-2]) if len(out) > 2 else 1
             self._add(node, self._base(node, OpKind.MATMUL, in_features=k, out_features=n,
                                        vectors=m, groups=groups))
+
+    def _rnn(self, node: fx.Node, p: str) -> None:
+        """nn.LSTM/GRU/RNN as, per layer and direction, the input product W_ih·x_t and the
+        recurrent product W_hh·h_(t-1) (each over batch x time steps, gates·H outputs), the
+        LSTM projection W_hr·h_t where proj_size > 0, and the gate nonlinearities."""
+        packed = getattr(node.target, "_overloadname", "input") == "data"
+        a = list(node.args)
+        x, params = a[0], a[3] if packed else a[2]
+        has_bias, layers = bool(a[4] if packed else a[3]), int(a[5] if packed else a[4])
+        bidir = bool(a[8] if packed else a[7])
+        xs = _shape(x)
+        gates = _RNN_GATES[p]
+        dirs = 2 if bidir else 1
+        per = 2 + 2 * has_bias
+        if xs is None or not isinstance(params, (list, tuple)) or len(params) not in (
+                layers * dirs * per, layers * dirs * (per + 1)):
+            self._add(node, self._base(node, OpKind.OTHER, meta={"why": f"{p} arguments not understood"}))
+            return
+        proj = len(params) == layers * dirs * (per + 1)
+        vectors = math.prod(xs[:-1])  # batch x time steps (packed: the total steps)
+        path, typ = _module_of(node)
+        feed = self._inputs(node)
+        for layer in range(layers):
+            nxt = []
+            for d in range(dirs):
+                sfx = f"l{layer}" + ("_reverse" if d else "")
+                group = params[(layer * dirs + d) * (per + proj):(layer * dirs + d + 1) * (per + proj)]
+                mvms = [("ih", group[0], f"weight_ih_{sfx}"), ("hh", group[1], f"weight_hh_{sfx}")]
+                if proj:
+                    mvms.append(("hr", group[-1], f"weight_hr_{sfx}"))
+                names: dict[str, str] = {}
+                for part, w, attr in mvms:
+                    ws = _shape(w)
+                    if ws is None or not (isinstance(w, fx.Node) and w.name in self.static):
+                        raise AnalogcError(f"{p} {path or node.name}: weight {attr} is not a static "
+                                           f"parameter; recurrent layers need their weights as parameters")
+                    n_out, k = ws
+                    op = Op(name=f"{node.name}.{sfx}.{part}", kind=OpKind.MVM, target=str(node.target),
+                            input_shapes=[(vectors, k)], output_shape=(vectors, n_out), in_features=k,
+                            out_features=n_out, vectors=vectors, weight_shape=ws, param=self.static[w.name],
+                            module_path=path, module_type=typ, meta={"rnn": p, "rnn_weight": attr})
+                    if part == "hr":  # the projection reads the cell's h_t
+                        self.graph.add(cell, [names["ih"], names["hh"]])
+                    self.graph.add(op, feed if part == "ih" else [cell.name] if part == "hr" else [])
+                    names[part] = op.name
+                    if part == "hh":
+                        h = n_out // gates
+                        cell = Op(name=f"{node.name}.{sfx}.cell", kind=OpKind.ACTIVATION,
+                                  target=str(node.target), input_shapes=[(vectors, n_out)] * 2,
+                                  output_shape=(vectors, n_out), module_path=path, module_type=typ,
+                                  meta={"rnn": p, "hidden": h})
+                if not proj:
+                    self.graph.add(cell, [names["ih"], names["hh"]])
+                nxt.append(names["hr"] if proj else cell.name)
+            feed = nxt
+        self.last[node.name] = feed[-1]
 
     def _conv(self, node: fx.Node, p: str) -> None:
         x, w = node.args[0], node.args[1]

@@ -26,6 +26,7 @@ from torch.overrides import TorchFunctionMode
 
 from analogc.errors import AnalogcError
 from analogc.sim.onnx_model import onnx_model_and_plan
+from analogc.sim.products import AnalogRNN, weight_view
 from analogc.sim.tile import AnalogMVM, NoisePool, in_analog_mvm
 from analogc.weights import weight_kind, weight_shape
 
@@ -193,6 +194,7 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
     # model and its ONNX export (other module names, same ops) get the same chip for one seed
     n_mvm = 0
     functional: list[str] = []
+    rnn_layers: dict[str, dict[str, AnalogMVM]] = {}  # recurrent module -> its analog weights
     for op in plan.graph.ops():
         m = plan.mappings.get(op.name)
         if m is None:
@@ -211,6 +213,20 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
         if isinstance(mod, AnalogMVM):
             raise AnalogcError(f"plan op {op.name}: module {path!r} is already deployed on analog tiles; "
                                f"deploy the original (digital) model")
+        if op.meta.get("rnn_weight") and isinstance(mod, nn.RNNBase):  # LSTM/GRU/RNN: one op per weight
+            attr = op.meta["rnn_weight"]
+            w = getattr(mod, attr, None)
+            if w is None or tuple(w.shape) != (op.out_features, op.in_features):
+                raise AnalogcError(f"plan op {op.name}: module {path!r} has no weight {attr} of "
+                                   f"N x K = {op.out_features} x {op.in_features}")
+            covered.add(path)
+            key, n_mvm = f"mvm{n_mvm}", n_mvm + 1
+            layers = rnn_layers.setdefault(path, {})
+            if m.placement == "analog":
+                layers[attr] = AnalogMVM(weight_view(w), "linear", m, hw, _layer_seed(seed, key), pool,
+                                         f"{path}.{attr}" if path else attr, opts)
+                layers[attr].seed_key = key
+            continue
         if mk is None:  # a product written in forward() (F.linear(x, self.w)): no layer to swap
             functional.append(f"{op.name} in {path or type(mod).__name__}")
             n_mvm += 1
@@ -229,10 +245,14 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
         warnings.warn(f"deploy: {len(functional)} mvm op(s) computed inside forward() have no Linear/Conv "
                       f"module to put on tiles and run digitally: {', '.join(functional[:20])}"
                       f"{' ...' if len(functional) > 20 else ''}", stacklevel=2)
-    uncovered = [p for p, mod in modules.items() if weight_kind(mod) and p not in covered]
+    uncovered = [p for p, mod in modules.items()
+                 if (weight_kind(mod) or isinstance(mod, nn.RNNBase)) and p not in covered]
     if uncovered:
         warnings.warn(f"deploy: {len(uncovered)} weight layer(s) not in the plan run digitally: "
                       f"{', '.join(uncovered[:20])}{' ...' if len(uncovered) > 20 else ''}", stacklevel=2)
+    for path, layers in rnn_layers.items():
+        if layers:  # the recurrent layer runs its cells with these products on tiles
+            replaced[path] = AnalogRNN(modules[path], layers)  # type: ignore[assignment]
     for path, am in replaced.items():
         if path:
             _set_module(amodel, path, am)
