@@ -13,6 +13,9 @@ deployment only read it. An op is classified into one :class:`OpKind`:
 Shapes use the canonical MVM view: ``vectors`` input vectors of length ``in_features``
 produce ``out_features`` outputs each, ``groups`` times (grouped convs, or the batch×heads
 of an attention matmul). ``macs = groups * vectors * in_features * out_features``.
+``experts`` (E, a mixture-of-experts grouped matmul) is the number of K x N weights held per
+group, of which each vector goes through one: the MACs stay ``G*M*K*N`` (M = tokens x top-k)
+while ``G*E*K*N`` weights are resident.
 """
 from __future__ import annotations
 
@@ -71,9 +74,13 @@ class Op:
     module_type: str | None = None
     conv: dict[str, Any] | None = None  # kernel/stride/padding for im2col convs
     meta: dict[str, Any] = field(default_factory=dict)
+    #: weights per group of which each vector uses one (mixture-of-experts); 1 otherwise
+    experts: int = 1
 
     def __post_init__(self) -> None:
         self.kind = OpKind(self.kind)
+        if self.experts < 1:
+            raise ValueError(f"op {self.name}: experts must be >= 1, got {self.experts}")
         if self.kind in ANALOG_CANDIDATES:
             expect = self.groups * self.vectors * self.in_features * self.out_features
             if self.macs == 0:
@@ -85,10 +92,10 @@ class Op:
 
     @property
     def weight_params(self) -> int:
-        """Weight elements an ``mvm`` holds on tiles (0 for other kinds)."""
+        """Weight elements an ``mvm`` holds on tiles, every expert's (0 for other kinds)."""
         if self.kind is not OpKind.MVM:
             return 0
-        return self.groups * self.in_features * self.out_features
+        return self.groups * self.experts * self.in_features * self.out_features
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -1,5 +1,7 @@
-"""Every product counted (issue 9, item 2): recurrent layers are ``mvm`` ops with
-hand-computed MACs and weights, and deploy puts them on tiles."""
+"""Every product counted (issue 9, items 1-2): mixture-of-experts grouped matmuls and
+recurrent layers are ``mvm`` ops with hand-computed MACs and weights, and deploy puts them
+on tiles."""
+import math
 import warnings
 
 import pytest
@@ -92,3 +94,59 @@ def test_recurrent_layers_deploy_on_tiles(cls, kw):
         hh = [a for a in analog_layers(noisy) if a.name == "rnn.weight_hh_l0"][0]
         ih = [a for a in analog_layers(noisy) if a.name == "rnn.weight_ih_l0"][0]
         assert hh.conversions == ih.conversions > 0  # both: B·T vectors x gates·H columns
+
+
+# -- mixture of experts -------------------------------------------------------------------
+def _mixtral():
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.MixtralConfig(vocab_size=128, hidden_size=32, intermediate_size=64,
+                                     num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                     num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=64)
+    torch.manual_seed(0)
+    return transformers.MixtralForCausalLM(cfg).eval(), cfg
+
+
+def test_mixtral_experts_are_mvm_ops_with_hand_macs():
+    m, c = _mixtral()
+    T = 16
+    g = analogc.trace(m, {"input_ids": torch.randint(0, 128, (1, T))})
+    H, F, E, k, V = c.hidden_size, c.intermediate_size, c.num_local_experts, c.num_experts_per_tok, c.vocab_size
+    kv = c.num_key_value_heads * (H // c.num_attention_heads)
+    attn = T * H * H * 2 + T * H * kv * 2  # q, o; k, v
+    router = T * H * E
+    experts = T * k * H * 2 * F + T * k * F * H  # gate+up, down: each token through its top-k experts
+    per_layer = attn + router + experts
+    assert g.summary()["macs_mvm"] == 2 * per_layer + T * H * V == 561_152
+    # every expert's weights are resident: E x (H·2F + F·H) per layer
+    w_layer = H * H * 2 + H * kv * 2 + H * E + E * (H * 2 * F + F * H)
+    assert g.summary()["params"] == 2 * w_layer + H * V
+    ex = [o for o in g.ops("mvm") if o.meta.get("experts")]
+    assert len(ex) == 4 and all(o.experts == E and o.vectors == T * k for o in ex)
+    assert g.ops("other") == [] and g.uncounted_products() == {}
+    plan = analogc.compile(g, hw="pcm-hermes")
+    rows, cols, slices = plan.hw.tile.rows, plan.hw.tile.cols, plan.hw.tile.slices
+    for o in ex:  # E experts' tiles, each K x N cut into row and column tiles
+        want = E * math.ceil(o.in_features / rows) * math.ceil(o.out_features / cols) * slices
+        assert plan.mappings[o.name].tiles == want
+        assert plan.mappings[o.name].cells_used == E * o.in_features * o.out_features * slices
+
+
+def test_mixtral_experts_deploy_on_tiles():
+    m, c = _mixtral()
+    T, E, k = 16, c.num_local_experts, c.num_experts_per_tok
+    ids = torch.randint(0, 128, (1, T))
+    with torch.no_grad():
+        y = m(input_ids=ids).logits
+        ideal = analogc.deploy(m, "ideal", seed=0, example_inputs={"input_ids": ids})
+        # per layer: q, k, v, o and E experts x (gate_up, down); plus lm_head
+        assert len(analog_layers(ideal)) == 2 * (4 + 2 * E) + 1
+        assert torch.allclose(ideal(input_ids=ids).logits, y, atol=1e-5)
+        noisy = analogc.deploy(m, "pcm-hermes", seed=0, example_inputs={"input_ids": ids})
+        yn = noisy(input_ids=ids).logits
+        assert (yn - y).abs().max() > 1e-3
+        layers = {a.name: a for a in analog_layers(noisy)}
+        experts = [layers[f"model.layers.0.mlp.experts.gate_up_proj.{e}"] for e in range(E)]
+        # T·k routed rows went through the experts' tiles, T rows through q_proj
+        per_row = layers["model.layers.0.self_attn.q_proj"].conversions // (T * c.hidden_size)
+        assert sum(a.conversions for a in experts) == T * k * 2 * c.intermediate_size * per_row
+        assert sum(a.conversions > 0 for a in experts) >= 2

@@ -236,7 +236,7 @@ class CostRollup:
         return sum(m.cells_used for m in self.plan.analog if m.kind is OpKind.MVM)
 
     def weight_bytes(self) -> float:
-        return sum(m.groups * m.in_features * m.out_features for m in self.plan.analog
+        return sum(m.groups * m.experts * m.in_features * m.out_features for m in self.plan.analog
                    if m.kind is OpKind.MVM) * self.hw.tile.weight_bits / 8
 
     def reload_counts(self) -> Counts:

@@ -38,7 +38,7 @@ _REDUCTION = {"mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_me
               "argmax", "argmin", "prod", "norm", "linalg_vector_norm", "logsumexp", "any", "all",
               "max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices", "avg_pool1d",
               "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-              "_adaptive_avg_pool2d", "adaptive_max_pool2d", "topk", "sort"}
+              "_adaptive_avg_pool2d", "adaptive_max_pool2d", "topk", "sort", "histc", "bincount"}
 _ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "pow", "rsqrt", "sqrt", "neg", "exp", "log",
                 "cos", "sin", "where", "masked_fill", "clamp", "clamp_min", "clamp_max", "eq",
                 "ne", "lt", "gt", "le", "ge", "__and__", "__or__", "bitwise_and", "bitwise_or",
@@ -76,6 +76,9 @@ _STATIC_PASS = {"t", "permute", "transpose", "view", "reshape", "_unsafe_view", 
 _CONV = {"conv1d", "conv2d", "conv3d", "convolution", "_convolution", "conv_transpose1d",
          "conv_transpose2d", "conv_transpose3d"}
 _LINEAR = {"linear", "addmm", "mm", "matmul", "bmm", "baddbmm", "einsum"}
+#: grouped matmuls of mixture-of-experts layers: (tokens x top-k, K) by (experts, K, N) with
+#: the per-expert row offsets (transformers' grouped_mm fallback op, torch's _grouped_mm)
+_GROUPED_MM = {"grouped_mm_fallback", "_grouped_mm", "grouped_mm"}
 #: recurrent layers (nn.LSTM, nn.GRU, nn.RNN): gate rows per hidden unit
 _RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 _SDPA = {"scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu",
@@ -171,6 +174,8 @@ class _Classifier:
                 self._conv(node, p)
             elif p in _SDPA:
                 self._sdpa(node)
+            elif p in _GROUPED_MM:
+                self._grouped_mm(node)
             elif p in _RNN_GATES:
                 self._rnn(node, p)
             else:
@@ -221,6 +226,23 @@ class _Classifier:
             groups = math.prod(out[:-2]) if len(out) > 2 else 1
             self._add(node, self._base(node, OpKind.MATMUL, in_features=k, out_features=n,
                                        vectors=m, groups=groups))
+
+    def _grouped_mm(self, node: fx.Node) -> None:
+        """Mixture-of-experts: every row of x (one token routed to one of its top-k experts)
+        goes through one of the E weights: M·K·N MACs with M = tokens x top-k, E·K·N weights."""
+        x, w = node.args[0], node.args[1]
+        xs, ws, out = _shape(x), _shape(w), _shape(node)
+        if xs is None or ws is None or out is None or len(xs) != 2 or len(ws) != 3:
+            self._add(node, self._base(node, OpKind.OTHER,
+                                       meta={"why": f"grouped matmul of shapes {xs} x {ws} not understood"}))
+            return
+        e, k, n = ws
+        static = isinstance(w, fx.Node) and w.name in self.static
+        kw: dict[str, Any] = dict(in_features=k, out_features=n, vectors=xs[0], experts=e,
+                                  meta={"experts": "grouped_mm"})
+        if static:
+            kw.update(weight_shape=ws, param=self.static[w.name])
+        self._add(node, self._base(node, OpKind.MVM if static else OpKind.MATMUL, **kw))
 
     def _rnn(self, node: fx.Node, p: str) -> None:
         """nn.LSTM/GRU/RNN as, per layer and direction, the input product W_ih·x_t and the

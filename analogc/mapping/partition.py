@@ -16,7 +16,8 @@ from analogc.mapping.plan import Plan, TileMapping
 
 def partition_mvm(op: Op, hw: Any, placement: str = "analog") -> TileMapping:
     """Cut one mvm/matmul op into tile blocks: ceil(K/rows) × ceil(N/cols) per group, each
-    block in ``slices`` bit slices (one tile each).
+    block in ``slices`` bit slices (one tile each). A mixture-of-experts op holds all its
+    ``experts`` weights on tiles (each vector passes through one of them).
 
     Example: K=768, N=2304 on 256×256 tiles with 8-bit weights in 8-bit cells →
     3 × 9 tiles, one slice, utilization 1.0.
@@ -29,8 +30,9 @@ def partition_mvm(op: Op, hw: Any, placement: str = "analog") -> TileMapping:
     rt, ct = math.ceil(k / t.rows), math.ceil(n / t.cols)
     slices = t.slices
     analog = placement == "analog"
-    tiles = g * rt * ct * slices if analog else 0
-    cells = g * k * n * slices if analog else 0
+    e = op.experts
+    tiles = g * e * rt * ct * slices if analog else 0
+    cells = g * e * k * n * slices if analog else 0
     adds = g * op.vectors * n * (rt * slices - 1) if analog else 0
     return TileMapping(
         op=op.name, kind=op.kind, placement=placement, in_features=k, out_features=n,
@@ -38,8 +40,8 @@ def partition_mvm(op: Op, hw: Any, placement: str = "analog") -> TileMapping:
         devices_per_cell=t.devices_per_cell, row_tiles=rt, col_tiles=ct, tiles=tiles,
         cells_used=cells, utilization=(cells / (tiles * t.rows * t.cols)) if tiles else 0.0,
         macs=op.macs, partial_sum_adds=adds,
-        write_elements=(g * k * n if analog and op.kind is OpKind.MATMUL else 0),
-        module_path=op.module_path, param=op.param)
+        write_elements=(g * e * k * n if analog and op.kind is OpKind.MATMUL else 0),
+        module_path=op.module_path, param=op.param, experts=e)
 
 
 def pack_groups(m: TileMapping) -> TileMapping:

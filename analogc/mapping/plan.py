@@ -34,7 +34,7 @@ class TileMapping:
     devices_per_cell: int
     row_tiles: int
     col_tiles: int
-    tiles: int  # groups * row_tiles * col_tiles * slices (0 when digital)
+    tiles: int  # groups * experts * row_tiles * col_tiles * slices (0 when digital)
     cells_used: int  # weight positions occupied on tiles, all slices (devices: x devices_per_cell)
     utilization: float  # cells_used / (tiles * rows * cols)
     macs: int
@@ -45,6 +45,7 @@ class TileMapping:
     write_elements: int = 0  # dynamic matmul on analog tiles: operand elements written per inference
     module_path: str | None = None
     param: str | None = None
+    experts: int = 1  # mixture of experts: weights held per group, each vector uses one
 
     def tile_blocks(self) -> list[tuple[int, int, int, int]]:
         """(row_start, row_stop, col_start, col_stop) of each logical block (one group, one

@@ -26,7 +26,7 @@ from torch.overrides import TorchFunctionMode
 
 from analogc.errors import AnalogcError
 from analogc.sim.onnx_model import onnx_model_and_plan
-from analogc.sim.products import AnalogRNN, weight_view
+from analogc.sim.products import AnalogExperts, AnalogRNN, expert_weights, weight_view, wrap_experts
 from analogc.sim.tile import AnalogMVM, NoisePool, in_analog_mvm
 from analogc.weights import weight_kind, weight_shape
 
@@ -195,6 +195,7 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
     n_mvm = 0
     functional: list[str] = []
     rnn_layers: dict[str, dict[str, AnalogMVM]] = {}  # recurrent module -> its analog weights
+    expert_banks: dict[str, list[AnalogExperts]] = {}  # experts module -> its analog grouped matmuls
     for op in plan.graph.ops():
         m = plan.mappings.get(op.name)
         if m is None:
@@ -227,6 +228,19 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
                                          f"{path}.{attr}" if path else attr, opts)
                 layers[attr].seed_key = key
             continue
+        if op.meta.get("experts") and op.param:  # mixture of experts: one analog layer per expert
+            stack, wk = expert_weights(mod, op.param, op.experts, op.in_features, op.out_features)
+            key, n_mvm = f"mvm{n_mvm}", n_mvm + 1
+            if m.placement != "analog":
+                continue
+            bank = []
+            for e in range(op.experts):
+                am = AnalogMVM(weight_view(stack[e]), wk, m, hw, _layer_seed(seed, f"{key}.e{e}"), pool,
+                               f"{path}.{op.param.rsplit('.', 1)[-1]}.{e}", opts)
+                am.seed_key = f"{key}.e{e}"
+                bank.append(am)
+            expert_banks.setdefault(path, []).append(AnalogExperts(stack, wk, bank))
+            continue
         if mk is None:  # a product written in forward() (F.linear(x, self.w)): no layer to swap
             functional.append(f"{op.name} in {path or type(mod).__name__}")
             n_mvm += 1
@@ -258,6 +272,8 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
             _set_module(amodel, path, am)
         else:  # the model is the weight layer itself
             amodel = am
+    for path, banks in expert_banks.items():
+        wrap_experts(_get_module(amodel, path), banks)
     seen: set[str] = set()
     for path, m in matmul_paths:
         if path in seen:  # one wrapper per attention module covers all its matmuls

@@ -1,5 +1,5 @@
 """Products that no Linear/Conv module holds, run on analog tiles: recurrent layers
-(``nn.LSTM``, ``nn.GRU``, ``nn.RNN``).
+(``nn.LSTM``, ``nn.GRU``, ``nn.RNN``) and mixture-of-experts grouped matmuls.
 
 Each weight matrix of the plan (an ``mvm`` op) becomes one :class:`~analogc.sim.tile.AnalogMVM`
 over a view of the module's parameter (training updates reach it, as for ``nn.Linear``):
@@ -8,17 +8,22 @@ over a view of the module's parameter (training updates reach it, as for ``nn.Li
   product ``W_ih x_t`` for all time steps in one call, the recurrent product ``W_hh h_(t-1)``
   step by step (the LSTM projection ``W_hr h_t`` too), biases and gates digitally — the
   equations of ``torch.nn.LSTM``/``GRU``/``RNN``.
+* :func:`wrap_experts` keeps a mixture-of-experts module and routes its grouped matmuls
+  (``torch._grouped_mm``, transformers' ``grouped_mm_fallback``) through one analog layer per
+  expert: the rows of expert ``e`` (``offs[e-1]:offs[e]``) go through expert ``e``'s tiles.
 """
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from analogc.errors import AnalogcError
-from analogc.sim.tile import AnalogMVM
+from analogc.sim.tile import AnalogMVM, in_analog_mvm
 
 
 class _WeightView:
@@ -133,3 +138,91 @@ class AnalogRNN(nn.Module):
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
         return out, ((h_n, c_n) if lstm else h_n)
+
+
+# ---------------------------------------------------------------------------------------
+# mixture of experts
+# ---------------------------------------------------------------------------------------
+def expert_weights(module: nn.Module, param: str, experts: int, k: int, n: int
+                   ) -> tuple[torch.Tensor, str]:
+    """The expert weight stack named ``param`` (its last component is the attribute of
+    ``module``) and the AnalogMVM kind that reads ``stack[e]``: ``"linear"`` for a stack stored
+    (E, N, K), ``"conv1d_hf"`` for one stored (E, K, N) (transformers' ``is_transposed``)."""
+    attr = param.rsplit(".", 1)[-1]
+    w = getattr(module, attr, None)
+    if not isinstance(w, torch.Tensor) or w.dim() != 3 or w.shape[0] != experts:
+        raise AnalogcError(f"deploy: expert weights {param!r}: expected a tensor of {experts} experts, "
+                           f"got {None if w is None else tuple(getattr(w, 'shape', ()))}")
+    if tuple(w.shape[1:]) == (n, k) and (k != n or not getattr(module, "is_transposed", False)):
+        return w, "linear"
+    if tuple(w.shape[1:]) == (k, n):
+        return w, "conv1d_hf"
+    raise AnalogcError(f"deploy: expert weights {param!r} of shape {tuple(w.shape)} do not match "
+                       f"the plan's K x N = {k} x {n}")
+
+
+class AnalogExperts(nn.Module):
+    """One analog layer per expert of one grouped matmul; ``stack`` is the weight tensor
+    (a parameter of the experts module) whose grouped matmuls it runs."""
+
+    def __init__(self, stack: torch.Tensor, kind: str, layers: list[AnalogMVM]) -> None:
+        super().__init__()
+        self.kind = kind
+        self.layers = nn.ModuleList(layers)
+        self._stack = [stack]  # not a submodule or parameter: the experts module owns it
+
+    def matches(self, w: torch.Tensor) -> bool:
+        """Whether the grouped matmul's operand ``w`` is this stack (or a transpose or cast of it)."""
+        s = self._stack[0]
+        return (w.dim() == 3 and w.shape[0] == s.shape[0]
+                and w.untyped_storage().data_ptr() == s.untyped_storage().data_ptr())
+
+    def forward(self, x: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+        ends = [int(v) for v in offs.tolist()]
+        n = self.layers[0].out_features
+        out = x.new_zeros(x.shape[0], n)  # rows past offs[-1] (dropped tokens) stay zero
+        start = 0
+        for e, end in enumerate(ends):
+            if end > start:
+                out[start:end] = self.layers[e](x[start:end])
+            start = end
+        return out
+
+
+#: the grouped matmuls an experts module may call (torch's, transformers' fallback op)
+_GROUPED_MM = ("_grouped_mm", "grouped_mm_fallback", "grouped_mm")
+
+
+class _ExpertsMode(TorchFunctionMode):
+    """Routes grouped matmuls on the experts module's weight stacks through their analog experts."""
+
+    def __init__(self, banks: list[AnalogExperts]) -> None:
+        super().__init__()
+        self.banks = banks
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if in_analog_mvm():
+            return func(*args, **kwargs)
+        name = getattr(func, "__name__", "").split(".")[0]  # an OpOverload: its packet's name
+        if name in _GROUPED_MM and len(args) >= 2:
+            x, w = args[0], args[1]
+            offs = kwargs.get("offs", args[2] if len(args) > 2 else None)
+            if offs is not None and kwargs.get("bias") is None and isinstance(w, torch.Tensor):
+                for bank in self.banks:
+                    if bank.matches(w):
+                        return bank(x, offs)
+        return func(*args, **kwargs)
+
+
+def wrap_experts(module: nn.Module, banks: list[AnalogExperts]) -> None:
+    """Run ``module`` with its grouped matmuls on ``banks`` (registered as a submodule, so that
+    calibration, drift and reseeding reach every expert's layer)."""
+    module.analogc_experts = nn.ModuleList(banks)  # type: ignore[attr-defined]
+    module._analogc_experts_forward = module.forward  # type: ignore[attr-defined]
+    module.forward = types.MethodType(_forward_with_analog_experts, module)  # type: ignore[method-assign]
+
+
+def _forward_with_analog_experts(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    with _ExpertsMode(list(self.analogc_experts)):
+        return self._analogc_experts_forward(*args, **kwargs)
