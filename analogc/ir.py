@@ -20,6 +20,7 @@ while ``G*E*K*N`` weights are resident.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any, Iterable, Iterator
@@ -45,6 +46,11 @@ class OpKind(str, Enum):
 
 #: ops whose products can go on an analog tile
 ANALOG_CANDIDATES = frozenset({OpKind.MVM, OpKind.MATMUL})
+
+#: an op name that suggests a matrix product (searched in ``other`` ops' targets and names)
+PRODUCT_NAME = re.compile(
+    r"(?i)(mm(?![a-z])|matmul|gemm|gemv|einsum|tensordot|bilinear|linear|conv|dot_product|attention|attn|"
+    r"sdpa|flash|\bdot\b|\bmv\b|addmv|outer|kron|lstm|gru|rnn)")
 
 
 @dataclass
@@ -169,6 +175,16 @@ class Graph:
             "params": sum(o.weight_params for o in mvm),
             "ops_by_kind": by_kind,
         }
+
+    def uncounted_products(self) -> dict[str, int]:
+        """``other`` ops whose name suggests a product (a grouped or batched matmul, einsum, a
+        scaled-dot-product variant, a GEMM/conv/attention kernel): target -> count. Their MACs
+        are not counted (0), so a report must say so (:data:`PRODUCT_NAME`)."""
+        out: dict[str, int] = {}
+        for o in self.ops(OpKind.OTHER):
+            if PRODUCT_NAME.search(o.target or "") or PRODUCT_NAME.search(o.name):
+                out[o.target or o.name] = out.get(o.target or o.name, 0) + 1
+        return out
 
     def copy(self) -> "Graph":
         g = Graph(self.name, self.source)

@@ -1,7 +1,10 @@
-"""Every product counted (issue 9, items 1-2): mixture-of-experts grouped matmuls and
-recurrent layers are ``mvm`` ops with hand-computed MACs and weights, and deploy puts them
-on tiles."""
+"""Every product counted (issue 9, items 1-3): mixture-of-experts grouped matmuls and
+recurrent layers are ``mvm`` ops with hand-computed MACs and weights, deploy puts them on
+tiles, and an ``other`` op that looks like a product makes ``report`` warn."""
+import json
 import math
+import sys
+import textwrap
 import warnings
 
 import pytest
@@ -9,6 +12,7 @@ import torch
 from torch import nn
 
 import analogc
+from analogc.cli import main
 from analogc.sim.deploy import analog_layers
 
 
@@ -150,3 +154,47 @@ def test_mixtral_experts_deploy_on_tiles():
         per_row = layers["model.layers.0.self_attn.q_proj"].conversions // (T * c.hidden_size)
         assert sum(a.conversions for a in experts) == T * k * 2 * c.intermediate_size * per_row
         assert sum(a.conversions > 0 for a in experts) >= 2
+
+
+# -- the report warns about a product it could not count ------------------------------------
+_CUSTOM = textwrap.dedent("""
+    import torch
+    from torch import nn
+
+    @torch.library.custom_op("analogc_test::fused_gemm", mutates_args=())
+    def fused_gemm(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return x @ w
+
+    @fused_gemm.register_fake
+    def _(x, w):
+        return x.new_empty(x.shape[0], w.shape[1])
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(8, 6))
+            self.fc = nn.Linear(6, 4)
+
+        def forward(self, x):
+            return self.fc(fused_gemm(fused_gemm(x, self.w), torch.eye(6)))
+
+    def make():
+        return Net(), (torch.randn(3, 8),)
+""")
+
+
+def test_report_warns_about_an_unrecognised_product(tmp_path, capsys):
+    (tmp_path / "customprod.py").write_text(_CUSTOM)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert main(["report", "customprod:make", "--format", "json"]) == 0
+    finally:
+        sys.path.remove(str(tmp_path))
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert doc["model"]["macs_mvm"] == 3 * 6 * 4  # only the Linear is counted
+    lines = [ln for ln in out.err.splitlines() if "not recognised" in ln]
+    assert len(lines) == 1
+    assert lines[0].startswith("warning: 2 op(s)") and "analogc_test.fused_gemm.default x2" in lines[0]
+    assert main(["report", "mlp", "--format", "json"]) == 0  # every product counted: no warning
+    assert "not recognised" not in capsys.readouterr().err

@@ -52,6 +52,14 @@ def plan_table(plan: Any) -> Any:
 
 
 # -- report ------------------------------------------------------------------------------
+def uncounted_warning(uncounted: dict[str, int]) -> str:
+    """One line naming the ``other`` ops that look like products, with their counts."""
+    n = sum(uncounted.values())
+    ops = ", ".join(f"{t} x{c}" for t, c in sorted(uncounted.items(), key=lambda kv: -kv[1]))
+    return (f"{n} op(s) look like matrix products but were not recognised and count 0 MACs "
+            f"(kept as 'other', digital): {ops}; MACs, energy and per-MAC figures leave them out")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     for name, v in (("--seq-len", args.seq_len), ("--batch", args.batch)):
         if v is not None and v < 1:
@@ -71,6 +79,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     graph = load_graph(model, seq_len=args.seq_len, batch=args.batch,
                        dims=parse_dims(args.dims), name=model, on_ignored=ignored)
+    uncounted = graph.uncounted_products()
+    if uncounted:  # a product the frontend did not recognise has 0 MACs: never silently
+        print(f"warning: {uncounted_warning(uncounted)}", file=sys.stderr)
     plans = [compile(graph, hw=h, digital=args.digital or (), **overrides)
              for h in (args.hw or [None])]
     reports = [estimate(p) for p in plans]
