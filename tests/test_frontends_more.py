@@ -183,3 +183,68 @@ def test_cli_evaluate_and_tradeoff_take_the_plan_from_the_onnx_ir(distilbert, dy
         plan = analogc.compile(analogc.load_onnx(path), hw=hw_models.load("sram-cim", adc_bits=bits))
         energy = analogc.estimate(plan).summary["energy_j"]
         assert f"{bits:>10d} {energy * 1e6:15.4g} uJ" in out
+
+
+# -- item 7: conversions onnx2torch lacks ---------------------------------------------------
+def _ort(path, feeds):
+    import onnxruntime as ort
+    sess = ort.InferenceSession(path)
+    return torch.from_numpy(sess.run(None, {k: v.numpy() for k, v in feeds.items()})[0])
+
+
+class _Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.c2, self.b2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return torch.relu(x + self.b2(self.c2(torch.relu(self.b1(self.c1(x))))))
+
+
+@needs_onnx2torch
+def test_legacy_resnet_with_folded_batchnorm_biases_shared_through_identity(tmp_path):
+    """Fresh BatchNorms fold into equal (zero) conv biases, which the legacy exporter stores
+    once and hands to every conv through an Identity node."""
+    import onnx
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                        _Block(8), _Block(8), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5)).eval()
+    x = torch.randn(2, 3, 8, 8)
+    path = _export(net, (x,), tmp_path / "resnet.onnx", dynamo=False, input_names=["x"])
+    proto = onnx.load(path)
+    inits = {t.name for t in proto.graph.initializer}
+    shared = [n for n in proto.graph.node if n.op_type == "Identity" and n.input[0] in inits]
+    assert len(shared) >= 3  # the case under test
+    ideal = analogc.deploy(path, "ideal", seed=0)
+    with torch.no_grad():
+        torch.testing.assert_close(ideal(x), _ort(path, {"x": x}), rtol=1e-5, atol=1e-5)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every conv and the linear layer on tiles
+        noisy = analogc.deploy(path, "pcm-hermes", seed=0)
+    assert len(analogc.sim.analog_layers(noisy)) == 5 + 1
+
+
+@needs_onnx2torch
+def test_qwen2_export_with_a_dynamic_sequence_converts_less_or_equal(tmp_path):
+    """The causal mask of a dynamic-length export stays a LessOrEqual (opset 16 version,
+    which onnx2torch 1.5 lacks: it converts version 12, the same comparison)."""
+    import onnx
+    import transformers as tf
+
+    cfg = tf.Qwen2Config(vocab_size=VOCAB, hidden_size=D, intermediate_size=FF_DEC, num_hidden_layers=LAYERS,
+                         num_attention_heads=HEADS, num_key_value_heads=2, max_position_embeddings=32,
+                         attn_implementation="eager", use_cache=False)
+    torch.manual_seed(0)
+    m = tf.Qwen2ForCausalLM(cfg).eval()
+    ids = torch.randint(0, VOCAB, (1, 8), generator=torch.Generator().manual_seed(2))
+    mask = torch.ones_like(ids)
+    path = _export(m, (), tmp_path / "qwen2.onnx", dynamo=True, kwargs={"input_ids": ids, "attention_mask": mask},
+                   dynamic_shapes={"input_ids": {1: "seq"}, "attention_mask": {1: "seq"}})
+    assert any(n.op_type == "LessOrEqual" for n in onnx.load(path).graph.node)
+    ideal = analogc.deploy(path, "ideal", seed=0, dims={"seq": 8})
+    with torch.no_grad():
+        y = _first(ideal(ids, mask))
+    torch.testing.assert_close(y, _ort(path, {"input_ids": ids, "attention_mask": mask}), rtol=1e-5, atol=1e-5)

@@ -132,6 +132,7 @@ def onnx_to_torch(path: str | os.PathLike) -> Any:
     converter = _import_onnx2torch()
     model = _load_full(path)
     _drop_redundant_allowzero(model)
+    _inline_constant_identities(model)
     model = _convertible_opset(model, converter, path)
     try:
         return converter.convert(model)
@@ -207,6 +208,25 @@ def _drop_redundant_allowzero(model: onnx.ModelProto) -> None:
             node.attribute.remove(allowzero[0])
 
 
+def _inline_constant_identities(model: onnx.ModelProto) -> None:
+    """``Identity`` of an initializer becomes an initializer of its own: the legacy exporter
+    shares equal constants (BatchNorm biases folded into convs are often all equal) through
+    Identity nodes, and onnx2torch reads a Conv/Gemm bias only from an initializer."""
+    graph = model.graph
+    consts = {t.name: t for t in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    for node in list(graph.node):
+        if node.op_type != "Identity" or not node.input or node.input[0] not in consts \
+                or node.output[0] in outputs:
+            continue
+        t = onnx.TensorProto()
+        t.CopyFrom(consts[node.input[0]])
+        t.name = node.output[0]
+        graph.initializer.append(t)
+        consts[t.name] = t
+        graph.node.remove(node)
+
+
 def _unconvertible_node(model: onnx.ModelProto, converter: types.ModuleType) -> str | None:
     """Label of the first node onnx2torch cannot convert at the model's opset, or None."""
     registry = converter.node_converters.registry
@@ -237,13 +257,34 @@ def _load_full(path: Path) -> onnx.ModelProto:
 def _import_onnx2torch() -> types.ModuleType:
     """``import onnx2torch``, with a torchvision placeholder where torchvision is absent."""
     if "onnx2torch" in sys.modules:
-        return sys.modules["onnx2torch"]
+        return _register_missing_converters(sys.modules["onnx2torch"])
     if importlib.util.find_spec("onnx2torch") is None:
         raise AnalogcError("onnx_to_torch needs onnx2torch: pip install --no-deps onnx2torch")
     if _torchvision_importable():
-        return importlib.import_module("onnx2torch")
+        return _register_missing_converters(importlib.import_module("onnx2torch"))
     with _torchvision_placeholder():
-        return importlib.import_module("onnx2torch")
+        return _register_missing_converters(importlib.import_module("onnx2torch"))
+
+
+#: op versions onnx2torch 1.5 lacks although it converts an earlier version of the op with the
+#: same semantics: (op, version, the version whose converter serves). LessOrEqual and
+#: GreaterOrEqual 16 only add bfloat16 (transformers' causal masks of exports with a dynamic
+#: sequence length: ``kv_idx <= q_idx``)
+_EXTRA_VERSIONS = (("LessOrEqual", 16, 12), ("GreaterOrEqual", 16, 12))
+
+
+def _register_missing_converters(converter: types.ModuleType) -> types.ModuleType:
+    """Add the converters of :data:`_EXTRA_VERSIONS` to onnx2torch's registry (once)."""
+    registry = converter.node_converters.registry
+    table = registry._CONVERTER_REGISTRY
+    for op, version, served_by in _EXTRA_VERSIONS:
+        new = registry.OperationDescription(domain=registry.defs.ONNX_DOMAIN, operation_type=op,
+                                            version=version)
+        old = registry.OperationDescription(domain=registry.defs.ONNX_DOMAIN, operation_type=op,
+                                            version=served_by)
+        if new not in table and old in table:
+            table[new] = table[old]
+    return converter
 
 
 def _torchvision_importable() -> bool:
