@@ -128,7 +128,7 @@ class CostRollup:
         from the off-chip table and writes them to the buffer; other ops stay in the buffer.
         Views (reshape, transpose of a strided tensor…) and transforms of a weight cost nothing
         per inference."""
-        if op.meta.get("view") or op.meta.get("weight_prep"):
+        if op.meta.get("view") or op.meta.get("weight_prep") or op.name in getattr(self.plan, "folded", {}):
             return {}, 0.0, 0.0  # a view moves no data; weight transforms happen at programming
         ops = op.elements * ops_per_element(op.kind.value, op.target)
         once = op.elements * _ACT_BYTES_DIGITAL

@@ -124,12 +124,15 @@ def place_on_chips(plan: Plan) -> Plan:
 
 
 def compile(graph: Graph, hw: Any = None, *, digital: Iterable[str] = (),
-            dynamic_matmul: str | None = None, **overrides: Any) -> Plan:
+            dynamic_matmul: str | None = None, fold_batchnorm: bool = True, **overrides: Any) -> Plan:
     """Map ``graph`` onto hardware ``hw`` (preset name, hardware file, or ``hw_models``
     object; the default crossbar preset when None).
 
     ``digital``: regexes of ops/modules to keep digital (e.g. ``["lm_head"]``);
     ``dynamic_matmul``: override the hardware's policy for activation×activation products;
+    ``fold_batchnorm``: fold each inference BatchNorm that follows a conv/linear into its
+    weight and bias (:mod:`analogc.mapping.fold`), as deployment flows do; ``False`` keeps
+    them as digital ``norm`` ops;
     other keywords override preset values (``rows=512``, ``adc_bits=6``).
 
     Example::
@@ -143,6 +146,9 @@ def compile(graph: Graph, hw: Any = None, *, digital: Iterable[str] = (),
     hwo = resolve_hw(hw, **overrides)
     places = assign_placement(graph, hwo, digital, dynamic_matmul)
     plan = Plan(graph=graph, hw=hwo)
+    if fold_batchnorm:
+        from analogc.mapping.fold import batchnorm_folds
+        plan.folded = batchnorm_folds(graph)
     for op in graph.ops(OpKind.MVM, OpKind.MATMUL):
         plan.mappings[op.name] = pack_groups(partition_mvm(op, hwo, places[op.name]))
     return place_on_chips(plan)

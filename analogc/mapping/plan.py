@@ -93,6 +93,8 @@ class Plan:
     weight_reloads: int = 0  # full reprogrammings of the chips per inference when tiles do not fit
     resident_fraction: float = 1.0  # share of static-weight tiles that stay programmed
     notes: list[str] = field(default_factory=list)
+    #: BatchNorm op -> the mvm op whose weight and bias it is folded into (analogc.mapping.fold)
+    folded: dict[str, str] = field(default_factory=dict)
 
     @property
     def physical_tiles(self) -> int:
@@ -137,7 +139,7 @@ class Plan:
             rows.append({
                 "op": o.name, "kind": o.kind.value, "target": o.target,
                 "module": o.module_path, "module_type": o.module_type,
-                "placement": m.placement if m else "digital",
+                "placement": m.placement if m else ("folded" if o.name in self.folded else "digital"),
                 "vectors": o.vectors, "in_features": o.in_features, "out_features": o.out_features,
                 "groups": o.groups, "macs": o.macs, "elements": o.elements,
                 "row_tiles": m.row_tiles if m else 0, "col_tiles": m.col_tiles if m else 0,

@@ -185,6 +185,8 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
     if seed is None:
         seed = int(torch.randint(0, 2 ** 31 - 1, (1,)))
     amodel = copy.deepcopy(model)
+    from analogc.sim.fold import fold_batchnorm_modules  # the plan's BatchNorms, into their weights
+    fold_batchnorm_modules(amodel, plan)
     modules = dict(amodel.named_modules())
     pool = NoisePool(seed, exact=bool(opts.get("exact_noise", False)))
     covered: set[str] = set()
