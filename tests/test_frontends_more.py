@@ -248,3 +248,15 @@ def test_qwen2_export_with_a_dynamic_sequence_converts_less_or_equal(tmp_path):
     with torch.no_grad():
         y = _first(ideal(ids, mask))
     torch.testing.assert_close(y, _ort(path, {"input_ids": ids, "attention_mask": mask}), rtol=1e-5, atol=1e-5)
+
+
+@needs_onnx2torch
+def test_plan_of_another_onnx_file_is_refused_naming_the_matmul(distilbert):
+    """A plan compiled for the legacy export, deployed on the dynamo export: its matmul ops are
+    no nodes of that file (before: a raw AttributeError or the wrong module wrapped)."""
+    _, _, paths = distilbert
+    plan = analogc.compile(analogc.load_onnx(paths[False]), hw="sram-cim")
+    with pytest.raises(AnalogcError, match=r"plan matmul op '/transformer/layer\.0/attention/MatMul' "
+                                           r"is no node of this file: expected node #\d+ writing") as e:
+        analogc.deploy(paths[True], plan, seed=0)
+    assert str(e.value).startswith(paths[True]) and "\n" not in str(e.value)

@@ -61,13 +61,15 @@ def onnx_model_and_plan(path: str | os.PathLike, hw_or_plan: Any, dims: Mapping[
     # ``transformer.layer.0.attention``, from node names or name_scopes metadata) does not
     # exist in the converted model; the submodule onnx2torch made of the node does
     by_index = _node_module_names(path)
+    nodes = read_model(Path(path)).graph.node
     modules = dict(model.named_modules())
     for op in plan.graph.ops(OpKind.MATMUL):
         index = op.meta.get("onnx_index")
-        if index is None or index >= len(by_index) or by_index[index] not in modules:
-            raise AnalogcError(f"{path}: matmul node {op.name!r}: expected a submodule of the "
-                               f"onnx2torch model for it, found none (was the plan compiled for "
-                               f"another file?)")
+        if index is None or index >= len(nodes) or list(nodes[index].output) != op.meta.get("onnx_outputs") \
+                or by_index[index] not in modules:
+            raise AnalogcError(f"{path}: plan matmul op {op.name!r} is no node of this file: expected "
+                               f"node #{index} writing {op.meta.get('onnx_outputs')} (was the plan "
+                               f"compiled for another file?)")
         names[op.name] = by_index[index]
     graph = plan.graph.copy()
     for op in graph.ops():
