@@ -1,6 +1,7 @@
 """Every product counted (issue 9, items 1-3): mixture-of-experts grouped matmuls and
 recurrent layers are ``mvm`` ops with hand-computed MACs and weights, deploy puts them on
 tiles, and an ``other`` op that looks like a product makes ``report`` warn."""
+import copy
 import json
 import math
 import sys
@@ -145,6 +146,10 @@ def test_mixtral_experts_deploy_on_tiles():
         # per layer: q, k, v, o and E experts x (gate_up, down); plus lm_head
         assert len(analog_layers(ideal)) == 2 * (4 + 2 * E) + 1
         assert torch.allclose(ideal(input_ids=ids).logits, y, atol=1e-5)
+        twin = copy.deepcopy(ideal)  # a copy runs its own experts' weights
+        twin.model.layers[0].mlp.experts.down_proj.mul_(0)
+        assert torch.allclose(ideal(input_ids=ids).logits, y, atol=1e-5)
+        assert not torch.allclose(twin(input_ids=ids).logits, y, atol=1e-3)
         noisy = analogc.deploy(m, "pcm-hermes", seed=0, example_inputs={"input_ids": ids})
         yn = noisy(input_ids=ids).logits
         assert (yn - y).abs().max() > 1e-3

@@ -26,7 +26,7 @@ from torch.overrides import TorchFunctionMode
 
 from analogc.errors import AnalogcError
 from analogc.sim.onnx_model import onnx_model_and_plan
-from analogc.sim.products import AnalogExperts, AnalogRNN, expert_weights, weight_view, wrap_experts
+from analogc.sim.products import AnalogExperts, AnalogRNN, ExpertMVM, expert_weights, weight_view, wrap_experts
 from analogc.sim.tile import AnalogMVM, NoisePool, in_analog_mvm
 from analogc.weights import weight_kind, weight_shape
 
@@ -237,7 +237,7 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
                 continue
             bank = []
             for e in range(op.experts):
-                am = AnalogMVM(weight_view(stack[e]), wk, m, hw, _layer_seed(seed, f"{key}.e{e}"), pool,
+                am = ExpertMVM(stack, e, wk, m, hw, _layer_seed(seed, f"{key}.e{e}"), pool,
                                f"{path}.{op.param.rsplit('.', 1)[-1]}.{e}", opts)
                 am.seed_key = f"{key}.e{e}"
                 bank.append(am)

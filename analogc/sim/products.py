@@ -161,6 +161,25 @@ def expert_weights(module: nn.Module, param: str, experts: int, k: int, n: int
                        f"the plan's K x N = {k} x {n}")
 
 
+class ExpertMVM(AnalogMVM):
+    """The analog layer of expert ``index`` of a weight stack: its ``weight`` is ``stack[index]``
+    taken on every access (a view: training updates of the stack reach it, and a deepcopy of the
+    deployed model copies the stack, not a view of it)."""
+
+    def __init__(self, stack: torch.Tensor, index: int, kind: str, *args: Any) -> None:
+        self._expert = (index, [stack])  # set before AnalogMVM assigns .weight
+        super().__init__(_WeightView(stack[index]), kind, *args)
+
+    @property
+    def weight(self) -> torch.Tensor:  # type: ignore[override]
+        index, stack = self._expert
+        return stack[0][index]
+
+    @weight.setter
+    def weight(self, value: torch.Tensor) -> None:  # AnalogMVM.__init__: always this expert's view
+        pass
+
+
 class AnalogExperts(nn.Module):
     """One analog layer per expert of one grouped matmul; ``stack`` is the weight tensor
     (a parameter of the experts module) whose grouped matmuls it runs."""
