@@ -203,3 +203,17 @@ def test_report_warns_about_an_unrecognised_product(tmp_path, capsys):
     assert lines[0].startswith("warning: 2 op(s)") and "analogc_test.fused_gemm.default x2" in lines[0]
     assert main(["report", "mlp", "--format", "json"]) == 0  # every product counted: no warning
     assert "not recognised" not in capsys.readouterr().err
+
+
+def test_uncounted_products_names_every_product_like_other_op():
+    from analogc.ir import Graph, Op, OpKind
+    g = Graph("g")
+    product_like = ["aten.einsum.default", "aten._scaled_dot_product_fused_attention_overrideable.default",
+                    "mylib.fused_gemm.default", "transformers.grouped_mm_fallback.default", "LSTM",
+                    "aten._weight_int4pack_mm.default", "mylib.flash_attn.default", "aten.bmm_like.default"]
+    for i, t in enumerate(product_like + ["aten.histc.default", "mylib.scale.default", "Resize"]):
+        g.add(Op(name=f"op{i}", kind=OpKind.OTHER, target=t))
+    g.add(Op(name="again", kind=OpKind.OTHER, target="aten.einsum.default"))
+    g.add(Op(name="fine", kind=OpKind.MATMUL, target="aten.bmm.default", in_features=2, out_features=2, vectors=2))
+    got = g.uncounted_products()
+    assert got == {**{t: 1 for t in product_like}, "aten.einsum.default": 2}
