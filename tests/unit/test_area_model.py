@@ -84,3 +84,14 @@ def test_hermes_area_distinguishes_1_and_256_columns_per_adc():
     assert shared.tile_area_m2() < one.tile_area_m2()
     # and the estimate sees it: chip area = tiles_per_chip x tile area
     assert one.tile_area_m2() - shared.tile_area_m2() == pytest.approx(255 * 400e-12, rel=1e-9)
+
+
+def test_sram_cim_adc_area_is_a_measured_converter_per_instantiated_adc():
+    """sram-cim's column ADCs take the measured area of an 8-bit SAR of a comparable node
+    (Kull et al. ISSCC 2013: 0.0015 mm2), one per column (cols_per_adc = 1): hand formula
+    tiles x cols x 1500 um2, not the survey median (~0.05 mm2 each: 794 mm2 per chip)."""
+    hw = hw_models.load("sram-cim")
+    t = hw.tile_model
+    adc_mm2 = hw.chip.tiles_per_chip * t.tile_area_breakdown_m2()["adc"] * 1e6
+    assert t.n_adc == 256
+    assert adc_mm2 == pytest.approx(64 * 256 * 1500e-6, rel=1e-9)
