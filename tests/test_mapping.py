@@ -110,3 +110,18 @@ def test_conv_plan_uses_im2col_shape():
     m = analogc.compile(g, hw=_hw(rows=64, cols=32)).analog[0]
     assert (m.in_features, m.out_features, m.vectors) == (144, 40, 64)
     assert (m.row_tiles, m.col_tiles) == (3, 2)
+
+
+def test_dynamic_matmul_override_is_the_plans_policy():
+    """compile(..., dynamic_matmul="analog") (what `--set dynamic_matmul=analog` does) places the
+    attention matmuls on tiles and the plan's hardware says so (the report prints it); the
+    preset object itself is left as loaded."""
+    import analogc
+    import hw_models
+    g = analogc.trace("gpt2", seq_len=16)
+    hw = hw_models.load("mzi-eo")
+    plan = analogc.compile(g, hw=hw, dynamic_matmul="analog")
+    assert plan.hw.dynamic_matmul == "analog" and hw.dynamic_matmul == "digital"
+    placements = plan.to_dataframe().query("kind == 'matmul'")["placement"].unique().tolist()
+    assert placements == ["analog"]
+    assert analogc.compile(g, hw=hw).hw.dynamic_matmul == "digital"

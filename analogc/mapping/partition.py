@@ -4,6 +4,8 @@ Each pass is a small function with one job; :func:`compile` chains them.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import re
 from typing import Any, Iterable
@@ -145,6 +147,9 @@ def compile(graph: Graph, hw: Any = None, *, digital: Iterable[str] = (),
         raise AnalogcError(f"compile: expected an analogc Graph, got {type(graph).__name__}")
     hwo = resolve_hw(hw, **overrides)
     places = assign_placement(graph, hwo, digital, dynamic_matmul)
+    if dynamic_matmul is not None and dynamic_matmul != hwo.dynamic_matmul:
+        # the plan's hardware states the policy it was compiled with (reports print it)
+        hwo = dataclasses.replace(hwo, dynamic_matmul=dynamic_matmul)
     plan = Plan(graph=graph, hw=hwo)
     if fold_batchnorm:
         from analogc.mapping.fold import batchnorm_folds
