@@ -781,11 +781,10 @@ class AnalogMVM(nn.Module):
             y = buf[:, :mc]
             z = self.pool.take(RT * mc * N, self.gen, x.dtype).view(RT, mc, N) if noisy else None
             b = beta
-            if z is not None and fam.signal_dependent_noise:  # scaled into a new buffer: z may
-                zs = torch.empty_like(z)  # be a view of the shared noise pool
-                for t, std in enumerate(self._noise_scale(xc, w_dev[g], Lx, step)):
-                    torch.mul(z[t], std, out=zs[t])
-                z, b = zs, 1.0
+            if z is not None and fam.signal_dependent_noise:  # scaled straight into the output
+                for t, std in enumerate(self._noise_scale(xc, w_dev[g], Lx, step)):  # buffer (z may be a view of
+                    torch.mul(z[t], std, out=y[t])  # the shared pool); the GEMMs add onto it in place
+                z, b = y, 1.0
             _row_tile_gemms(y, xc, w_dev[g], self.row_blocks, z, b)  # 2. tiles
             if calib:
                 self._observe_tile_outputs(y, Lx)
@@ -1051,11 +1050,10 @@ class AnalogMVM(nn.Module):
             y = buf[:, :rows]
             z = self.pool.take(RT * rows * SN, self.gen, x.dtype).view(RT, rows, SN) if noisy else None
             b = beta
-            if z is not None and fam.signal_dependent_noise:  # scaled into a new buffer: z may
-                zs = torch.empty_like(z)  # be a view of the shared noise pool
-                for t, std in enumerate(self._noise_scale(xp, w_dev[g], Lp, step)):
-                    torch.mul(z[t], std, out=zs[t])
-                z, b = zs, 1.0
+            if z is not None and fam.signal_dependent_noise:  # scaled straight into the output
+                for t, std in enumerate(self._noise_scale(xp, w_dev[g], Lp, step)):  # buffer (z may be a view of
+                    torch.mul(z[t], std, out=y[t])  # the shared pool); the GEMMs add onto it in place
+                z, b = y, 1.0
             _row_tile_gemms(y, xp, w_dev[g], self.row_blocks, z, b)  # 2. all planes and slices at once
             if calib:
                 self._observe_tile_outputs(y, Lp)
