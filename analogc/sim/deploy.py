@@ -26,7 +26,7 @@ from torch.overrides import TorchFunctionMode
 
 from analogc.errors import AnalogcError
 from analogc.sim.onnx_model import onnx_model_and_plan
-from analogc.sim.products import AnalogExperts, AnalogRNN, ExpertMVM, expert_weights, weight_view, wrap_experts
+from analogc.sim.products import AnalogExperts, AnalogRNN, ExpertMVM, expert_weights, WeightView, wrap_experts
 from analogc.sim.tile import AnalogMVM, NoisePool, in_analog_mvm
 from analogc.weights import weight_kind, weight_shape
 
@@ -226,7 +226,7 @@ def deploy(model: nn.Module | str, hw_or_plan: Any, *, seed: int | None = None,
             key, n_mvm = f"mvm{n_mvm}", n_mvm + 1
             layers = rnn_layers.setdefault(path, {})
             if m.placement == "analog":
-                layers[attr] = AnalogMVM(weight_view(w), "linear", m, hw, _layer_seed(seed, key), pool,
+                layers[attr] = AnalogMVM(WeightView(w), "linear", m, hw, _layer_seed(seed, key), pool,
                                          f"{path}.{attr}" if path else attr, opts)
                 layers[attr].seed_key = key
             continue

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -29,18 +30,15 @@ def fold_batchnorm_modules(model: nn.Module, plan: Any) -> list[str]:
         n_out = layer.out_features if isinstance(layer, nn.Linear) else layer.out_channels
         if bn.num_features != n_out:
             continue
-        with torch.no_grad():
-            scale = torch.rsqrt(bn.running_var + bn.eps)
-            if bn.weight is not None:
-                scale = scale * bn.weight
-            shift = -bn.running_mean * scale + (bn.bias if bn.bias is not None else 0.0)
+        with torch.no_grad():  # torch's own fusion formula (output channels on the weight's first axis)
+            fw, fb = fuse_conv_bn_weights(layer.weight, layer.bias, bn.running_mean, bn.running_var,
+                                          bn.eps, bn.weight, bn.bias)
             w = layer.weight
-            w.mul_(scale.to(w.dtype).view(-1, *([1] * (w.dim() - 1))))
-            b = shift if layer.bias is None else layer.bias * scale + shift
+            w.copy_(fw)  # in place: the parameter (and anything sharing it) keeps its identity
             if layer.bias is None:
-                layer.bias = nn.Parameter(b.to(w.dtype), requires_grad=w.requires_grad)
+                layer.bias = nn.Parameter(fb.to(w.dtype), requires_grad=w.requires_grad)
             else:
-                layer.bias.copy_(b)
+                layer.bias.copy_(fb)
         parent, _, leaf = bn_path.rpartition(".")
         setattr(model.get_submodule(parent) if parent else model, leaf, nn.Identity())
         done.append(bn_path)

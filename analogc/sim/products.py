@@ -26,17 +26,13 @@ from analogc.errors import AnalogcError
 from analogc.sim.tile import AnalogMVM, in_analog_mvm
 
 
-class _WeightView:
+class WeightView:
     """What AnalogMVM reads from the module it replaces: a weight (N x K for "linear", K x N
     for "conv1d_hf") and no bias (biases are added by the caller)."""
 
     def __init__(self, weight: torch.Tensor) -> None:
         self.weight = weight
         self.bias = None
-
-
-def weight_view(weight: torch.Tensor) -> _WeightView:
-    return _WeightView(weight)
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,7 +164,7 @@ class ExpertMVM(AnalogMVM):
 
     def __init__(self, stack: torch.Tensor, index: int, kind: str, *args: Any) -> None:
         self._expert = (index, [stack])  # set before AnalogMVM assigns .weight
-        super().__init__(_WeightView(stack[index]), kind, *args)
+        super().__init__(WeightView(stack[index]), kind, *args)
 
     @property
     def weight(self) -> torch.Tensor:  # type: ignore[override]

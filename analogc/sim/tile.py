@@ -623,7 +623,7 @@ class AnalogMVM(nn.Module):
         programming, in the same column scale. A full programming (fresh draws) follows every
         :attr:`REPROGRAM_EVERY` updates, when a weight leaves its column's range by 5%, or when
         anything but the weight changed."""
-        err = getattr(self, "_dev_error", None)
+        err = self._dev_error
         old = self._cache_key
         if (err is None or not self.training or old is None or old[2:] != key[2:] or self._w_factor != 1.0
                 or self._updates >= self.REPROGRAM_EVERY):
@@ -936,7 +936,6 @@ class AnalogMVM(nn.Module):
             sq, qmax = _plane_counts(xc, B, RT, self._tile_rows, pad)
         elif B > 1:  # bit planes (0/1) of the two's-complement codes, counted per row tile in bytes
             code = xc.to(torch.int32).bitwise_and_((1 << B) - 1).to(torch.uint8 if B <= 8 else torch.int32)
-            pad = self._tile_pad
             if pad:
                 code = F.pad(code, (0, pad))
             shifts = torch.arange(B, dtype=code.dtype).view(B, 1, 1)
@@ -983,7 +982,6 @@ class AnalogMVM(nn.Module):
             narrow = sv < 1.0
             if bool(narrow.any()):
                 u = self.fam.state_lattice
-                v = v.clone() if v.data_ptr() == beta.data_ptr() else v
                 v[narrow] = _RoundingError(None if u is None else u / step)(sv[narrow], beta[narrow]).to(dt)
             V0 = (v * sig2s.view(1, -1, 1, 1)).sum((0, 1, 3)) * (step * step)
         else:
