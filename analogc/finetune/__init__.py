@@ -1,0 +1,1 @@
+"""Fine-tuning for deployment (see :mod:`analogc.finetune.base` for the contracts)."""
