@@ -53,6 +53,11 @@ PRODUCT_NAME = re.compile(
     r"sdpa|flash|\bdot\b|\bmv\b|addmv|outer|kron|lstm|gru|rnn)")
 
 
+#: module paths of low-rank adapters (peft's LoRA: ``...q_proj.lora_A.default``); their products
+#: stay digital beside the analog base weight and are priced as their own ``adapters`` line
+ADAPTER_PATH = re.compile(r"(^|\.)lora_(A|B)(\.|$)")
+
+
 @dataclass
 class Op:
     """One operation of the model.
@@ -95,6 +100,11 @@ class Op:
                 raise ValueError(f"op {self.name}: macs {self.macs} != G*M*K*N {expect}")
         if not self.elements and self.output_shape:
             self.elements = math.prod(self.output_shape)
+
+    @property
+    def adapter(self) -> bool:
+        """A low-rank adapter's product (:data:`ADAPTER_PATH`): always digital."""
+        return self.kind is OpKind.MVM and bool(self.module_path and ADAPTER_PATH.search(self.module_path))
 
     @property
     def weight_params(self) -> int:

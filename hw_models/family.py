@@ -41,8 +41,10 @@ from hw_models.errors import HardwareConfigError
 #: where the energy goes: ``dac`` (DACs, row drivers, optical modulators), ``adc`` (ADCs,
 #: detector and TIA electronics), ``array`` (cell reads, capacitor switching), ``optical``
 #: (light that reaches the detectors), ``laser`` (the rest of the source's wall-plug energy),
-#: ``static`` (power held over time), ``memory``, ``digital``, ``programming``
-COMPONENTS = ("dac", "adc", "array", "optical", "laser", "static", "memory", "digital", "programming")
+#: ``static`` (power held over time), ``memory``, ``digital``, ``programming``, ``adapters``
+#: (the digital products and weight traffic of low-rank adapters beside analog weights, LoRA)
+COMPONENTS = ("dac", "adc", "array", "optical", "laser", "static", "memory", "digital", "programming",
+              "adapters")
 
 #: keys that describe a preset and change nothing it computes
 METADATA_KEYS = frozenset({("hardware", "name"), ("hardware", "description"), ("hardware", "kind"),

@@ -165,7 +165,8 @@ class CostRollup:
                          "module": op.module_path, "macs": op.macs, "elements": op.elements,
                          "tiles": m.tiles if m is not None else 0, "time_s": t,
                          "writes": writes, "offchip_bytes": offchip, "counts": counts,
-                         "per_step_counts": per_step, "per_step_offchip_bytes": per_step_offchip})
+                         "per_step_counts": per_step, "per_step_offchip_bytes": per_step_offchip,
+                         "adapter": op.adapter})
         return rows
 
     def phase(self, rows: list[dict[str, Any]], scale: float = 1.0, kv_bytes: float = 0.0,
@@ -196,6 +197,8 @@ class CostRollup:
                 offchip_bytes += row["offchip_bytes"] * scale
                 t_op = t * scale
             e = self.costs.price(n)
+            if row.get("adapter"):  # a LoRA adapter's digital work: its own line of the breakdown
+                e = {"adapters": sum(e.values())}
             _add(ph.counts, n)
             _add(ph.energy, e)
             ph.macs += row["macs"] * scale

@@ -92,7 +92,7 @@ def assign_placement(graph: Graph, hw: Any, digital: Iterable[str] = (),
             place = "analog" if hw.tile.static_weights else "digital"
         else:
             place = policy
-        if pats and _matches(op, pats):
+        if (pats and _matches(op, pats)) or op.adapter:  # adapters (LoRA) stay digital
             place = "digital"
         out[op.name] = place
     return out
