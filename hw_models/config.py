@@ -94,6 +94,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "memory_bandwidth": Q("bandwidth"), "bandwidth_fraction": Q("ratio"),
         "memory_energy_per_bit": Q("energy_per_bit"), "mac_energy": Q("energy"),
         "weight_bytes": Q("bytes"), "area": Q("area"), "onchip_memory": Q("bytes"),
+        "memory_bound_power": Q("power"),
     },
     "noise": None,  # the family's noise models validate it (hw_models.noise.validate_noise)
 }
