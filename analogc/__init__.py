@@ -60,11 +60,12 @@ def estimate(plan: Plan, **kw: Any) -> Any:
     return _estimate(plan, **kw)
 
 
-def sweep(models: Any, hws: Any, **kw: Any) -> Any:
-    """Energy, latency, area of models × hardware, with baseline ratios (see :mod:`analogc.sweep`)."""
+def sweep(models: Any = None, hws: Any = None, **kw: Any) -> Any:
+    """Energy, latency, area of models (or ``family=``) × hardware, with baseline ratios (see
+    :mod:`analogc.sweep`)."""
     from analogc.sweep import sweep as _sweep
 
-    return _sweep(models, hws, **kw)
+    return _sweep(models, **({} if hws is None else {"hws": hws}), **kw)
 
 
 def deploy(model: Any, hw_or_plan: Any = None, **kw: Any) -> Any:
