@@ -47,6 +47,9 @@ SIM_OPTIONS = {
     "weight_clip_sigma": "clip each weight column at this many standard deviations before programming "
                          "(default None: no clipping)",
     "dims": "symbolic dimensions of an ONNX file (dict)",
+    "train_device_noise": "in train mode, 'fixed' (default: the device error of the last full programming "
+                          "carried over the updates) or 'fresh' (a new device draw per update, from the "
+                          "per-level error statistics of the last full programming; hardware-aware training)",
 }
 
 
@@ -64,6 +67,9 @@ def _check_options(options: dict[str, Any]) -> None:
     mode = options.get("input_range_mode", "dynamic")
     if mode not in ("dynamic", "static", "learned"):
         raise AnalogcError(f"deploy: input_range_mode: expected 'dynamic', 'static' or 'learned', got {mode!r}")
+    tdn = options.get("train_device_noise", "fixed")
+    if tdn not in ("fixed", "fresh"):
+        raise AnalogcError(f"deploy: train_device_noise: expected 'fixed' or 'fresh', got {tdn!r}")
     mm = options.get("matmul", "plan")
     if mm not in ("plan", "digital"):
         raise AnalogcError(f"deploy: matmul: expected 'plan' or 'digital', got {mm!r}")
@@ -321,6 +327,7 @@ def reseed(model: nn.Module, seed: int) -> None:
     for m in analog_layers(model):
         m.seed = _layer_seed(seed, m.seed_key)
         m.gen.manual_seed(m.seed + 1)
+        m.dev_gen.manual_seed(m.seed + 2)
         m.reprogram()
     for mm in model.modules():
         am = getattr(mm, "_analogc_matmul", None)

@@ -467,6 +467,13 @@ class AnalogMVM(nn.Module):
         self._calib: dict[str, float] | None = None  # set by calibrate(): noise and ADC off
         self._offset: torch.Tensor | None = None  # per-pass: the digital offset of an offset encoding [G, N]
         self._dev_error: torch.Tensor | None = None  # training: programmed - normalised weight
+        #: training: "fixed" (the device error of the last full programming carried over the
+        #: updates) or "fresh" (a new device draw per update, from per-level statistics)
+        self.train_device_noise = options.get("train_device_noise", "fixed")
+        self._fresh: tuple[torch.Tensor, torch.Tensor, int] | None = None  # (level means, stds, L)
+        #: the per-update device draws ("fresh") come from their own stream, so that the ranks of a
+        #: distributed run, whose per-MVM noise streams differ, program the same chip
+        self.dev_gen = torch.Generator().manual_seed(seed + 2)
         self._amax = float("inf")  # largest |x| of the current call (set by _mvm)
         self._updates = 0
         #: input channels whose products run digitally (found by calibrate, LLM.int8-style
@@ -608,10 +615,49 @@ class AnalogMVM(nn.Module):
         self._col_scale = torch.stack([st.col_scale for st in states]).to(self.weight.dtype)
         self._cache_key = key
         self._dev_error = None
+        self._fresh = None
         if self.training and not per_pass:  # the chip's error, kept for the updates of training
             self._dev_error = self._w_eff - wc.to(self._w_eff.dtype) / self._col_scale[:, None, :]
             self._updates = 0
+            if self.train_device_noise == "fresh" and not self.fam.exact:
+                self._fresh = self._level_statistics(wc.to(self._w_eff.dtype) / self._col_scale[:, None, :])
         return self._w_eff, self._col_scale
+
+    #: samples a weight level's device-error statistics are estimated from at least (levels with
+    #: fewer pool their neighbours' within the smallest window that holds this many)
+    FRESH_MIN_SAMPLES = 64
+
+    def _level_statistics(self, wn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """For ``train_device_noise="fresh"``: per weight level ``q`` (the normalised weight
+        rounded to ``weight_bits``, q in [-L, L]) the mean and std of what this programming put
+        on the tiles, ``w_eff - q/L``, i.e. the device error of a weight at that level (for
+        crossbars and charge tiles a function of the level alone: its digits set the target
+        conductances or capacitors). Returns (``q/L + mean`` per level, std per level, L);
+        levels with fewer than :attr:`FRESH_MIN_SAMPLES` weights take the statistics of the
+        smallest window of neighbouring levels that holds that many."""
+        L = max(1, 2 ** (self.tile.weight_bits - 1) - 1)
+        nb = 2 * L + 1
+        q = torch.round(wn.clamp(-1, 1) * L)
+        d = (self._w_eff - q / L).double().flatten()
+        b = (q + L).long().flatten()
+        zero = torch.zeros(1, dtype=torch.float64)
+        cn = torch.cat([zero, torch.bincount(b, minlength=nb).double().cumsum(0)])
+        c1 = torch.cat([zero, torch.bincount(b, weights=d, minlength=nb).cumsum(0)])
+        c2 = torch.cat([zero, torch.bincount(b, weights=d * d, minlength=nb).cumsum(0)])
+        idx = torch.arange(nb)
+        need = min(float(self.FRESH_MIN_SAMPLES), float(cn[-1]))
+        h_lo, h_hi = torch.zeros(nb, dtype=torch.long), torch.full((nb,), nb - 1)  # bisect the
+        while bool((h_lo < h_hi).any()):  # smallest half-width whose window holds `need` samples
+            h = (h_lo + h_hi) // 2
+            ok = cn[(idx + h + 1).clamp(max=nb)] - cn[(idx - h).clamp(min=0)] >= need
+            h_hi = torch.where(ok, h, h_hi)
+            h_lo = torch.where(ok, h_lo, h + 1)
+        lo, hi = (idx - h_hi).clamp(min=0), (idx + h_hi + 1).clamp(max=nb)
+        n = (cn[hi] - cn[lo]).clamp(min=1)
+        mean = (c1[hi] - c1[lo]) / n
+        std = ((c2[hi] - c2[lo]) / n - mean * mean).clamp(min=0).sqrt()
+        dt = self._w_eff.dtype
+        return ((idx - L).double() / L + mean).to(dt), std.to(dt), L
 
     #: full reprogramming (fresh device draws) every this many weight updates in training
     REPROGRAM_EVERY = 100
@@ -634,7 +680,16 @@ class AnalogMVM(nn.Module):
         if max(-lo, hi) > 1.05:
             self._cache_key = None  # w no longer holds a programming
             return False
-        w.add_(err)
+        if self._fresh is not None:  # a new device draw: level mean + level std x N(0, 1)
+            means, stds, L = self._fresh
+            lv = torch.mul(w, L).round_()
+            if max(-lo, hi) > 1.0:
+                lv.clamp_(-L, L)
+            lv = lv.add_(L).long()
+            torch.take(means, lv, out=w)
+            w.addcmul_(torch.take(stds, lv), self.pool.take(w.numel(), self.dev_gen, w.dtype).view_as(w))
+        else:
+            w.add_(err)
         self._updates += 1
         self._cache_key = key
         return True
