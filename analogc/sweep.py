@@ -74,54 +74,269 @@ def _tile_overrides(graph: Any, hw: Any) -> dict[str, int]:
     return {"rows": max(int(o.in_features) for o in mvm), "cols": max(int(o.out_features) for o in mvm)}
 
 
-def sweep(models: Iterable[Any], hws: Iterable[Any] = DEFAULT_HWS, *, seq_len: int | None = None,
-          baselines: Sequence[str] = ("h100",), unit_per_layer: bool = False,
-          **overrides: Any) -> pd.DataFrame:
-    """Trace each model once, compile and estimate it on each hardware; one row per pair.
+#: the digital baseline of Anderson et al.'s advantage claims: "state-of-the-art
+#: digital-electronic processors that achieve 300 fJ/MAC" (arXiv 2302.10360, abstract, p. 1)
+DIGITAL_300FJ_J = 300e-15
 
-    ``models``: zoo names, ``gpt-scaled:d=..,L=..,T=..`` specs, .onnx files, module:factory
-    strings or traced :class:`~analogc.ir.Graph` objects. ``hws``: preset names, hardware
-    files or ``hw_models`` Hardware objects. ``seq_len`` applies to models that take it
-    (a spec's ``T`` wins). ``unit_per_layer``: size free-space tiles to the model's largest
-    weight matrix (one optical unit per layer, as Anderson et al. assume) instead of the
-    preset's SLM. ``overrides`` go to :func:`analogc.compile` (e.g. ``adc_bits=6``).
+#: the columns ``DIR/sweep.csv`` leads with (issue 12), then the legacy ones and the breakdown
+ISSUE_COLUMNS = ("model", "family", "hardware", "setting", "params", "macs", "energy_j",
+                 "energy_per_mac_j", "latency_s", "throughput_inf_per_s", "area_mm2", "chips",
+                 "advantage_vs_gpu", "advantage_vs_300fJ")
 
-    Columns: model, hw, macs, params, energy_j, energy_per_mac_j, tops_per_w, latency_s,
-    area_mm2, tiles, chips, d_model, n_layers, seq_len, and per baseline ``{b}_energy_j`` and
-    ``{b}_energy_ratio`` (baseline energy / this energy: > 1 means the hardware wins).
+
+def parse_vary(items: Iterable[str] | dict[str, Any] | None) -> dict[str, list[Any]]:
+    """``["adc_bits=4..10", "rows=128,256"]`` (or a dict of lists) -> ``{key: [values]}``.
+
+    ``A..B`` is every integer from A to B, ``A..B:S`` every S-th; ``v1,v2,...`` a list (each
+    value read as by ``--set``). An empty range or list is one-line :class:`AnalogcError`.
+
+    Example::
+
+        >>> parse_vary(["adc_bits=4..6", "photons_per_mac=0.5,2"])
+        {'adc_bits': [4, 5, 6], 'photons_per_mac': [0.5, 2]}
     """
+    from analogc.cli.common import parse_value
+
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        out = {str(k): list(v) if isinstance(v, (list, tuple, range)) else [v] for k, v in items.items()}
+    else:
+        out = {}
+        for it in items:
+            k, sep, v = str(it).partition("=")
+            k, v = k.strip(), v.strip()
+            if not sep or not k:
+                raise AnalogcError(f"--vary {it!r}: expected KEY=A..B[:STEP] or KEY=V1,V2,... "
+                                   f"(e.g. adc_bits=4..10)")
+            if ".." in v:
+                lo, _, rest = v.partition("..")
+                hi, _, step = rest.partition(":")
+                try:
+                    a, b, st = int(lo), int(hi), int(step or 1)
+                except ValueError:
+                    raise AnalogcError(f"--vary {it!r}: a range takes integers, A..B[:STEP]") from None
+                if st < 1:
+                    raise AnalogcError(f"--vary {it!r}: STEP must be a positive integer, got {st}")
+                vals: list[Any] = list(range(a, b + 1, st))
+                if not vals:
+                    raise AnalogcError(f"--vary {it!r}: empty range ({a} > {b})")
+            else:
+                vals = [parse_value(x.strip()) for x in v.split(",") if x.strip()]
+            if k in out:
+                raise AnalogcError(f"--vary {k}: given twice")
+            out[k] = vals
+    for k, vals in out.items():
+        if not vals:
+            raise AnalogcError(f"--vary {k}: no values (expected KEY=A..B or KEY=V1,V2,...)")
+    return out
+
+
+def _settings(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    import itertools
+
+    keys = list(vary)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(vary[k] for k in keys))] or [{}]
+
+
+def _hw_label(hw: Any) -> str:
+    from pathlib import Path
+
+    return Path(hw).stem if isinstance(hw, str) else getattr(hw, "name", str(hw))
+
+
+def check_hardware(hws: Sequence[Any], vary: dict[str, list[Any]], overrides: dict[str, Any]) -> None:
+    """Every hardware loads with the overrides and every varied value, before any work: a
+    hardware lacking a varied parameter is one line naming both."""
+    from analogc.hardware import resolve_hw
+
+    for hw in hws:
+        resolve_hw(hw, **overrides)
+        for k, vals in vary.items():
+            for v in vals:
+                try:
+                    resolve_hw(hw, **{**overrides, k: v})
+                except AnalogcError as e:
+                    msg = str(e).split(" (override): ", 1)[-1]
+                    raise AnalogcError(f"--vary {k}={v} ({_hw_label(hw)}): {msg}") from None
+
+
+def _price(g: Any, hws: Sequence[Any], settings: list[dict[str, Any]], baselines: Sequence[str],
+           unit_per_layer: bool, overrides: dict[str, Any], extra: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of one traced graph on every hardware and setting."""
+    from hw_models.pricing import COMPONENTS
+
     from analogc.estimate import estimate
     from analogc.mapping import compile
 
-    hws = list(hws)
-    if not hws:
-        raise AnalogcError("hws: expected at least one hardware")
+    s = g.summary()
+    meta = g.meta or {}
+    macs = s["macs"]
+    base_cache: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
-    for model in models:
-        g = _graph(model, seq_len)
-        s = g.summary()
-        meta = g.meta or {}
-        base_cache: dict[str, float] = {}
-        for hw in hws:
-            extra = _tile_overrides(g, hw) if unit_per_layer else {}
-            plan = compile(g, hw=hw, **{**extra, **overrides})
+    for hw in hws:
+        per_layer = _tile_overrides(g, hw) if unit_per_layer else {}
+        for setting in settings:
+            plan = compile(g, hw=hw, **{**per_layer, **overrides, **setting})
             rep = estimate(plan)
             r = rep.summary
-            macs = s["macs"]
+            e = r["energy_j"]
             row = {"model": g.name, "hw": plan.hw.name, "macs": macs, "params": s["params"],
-                   "energy_j": r["energy_j"],
-                   "energy_per_mac_j": r["energy_j"] / macs if macs else float("nan"),
+                   "energy_j": e, "energy_per_mac_j": e / macs if macs else float("nan"),
                    "tops_per_w": r["tops_per_w"], "latency_s": r["latency_s"],
                    "area_mm2": r["area_mm2"], "tiles": r.get("tiles"), "chips": r.get("chips"),
                    "d_model": meta.get("d_model"), "n_layers": meta.get("n_layers"),
                    "seq_len": meta.get("seq_len")}
-            for b in baselines:
+            for b in dict.fromkeys([*baselines, "h100"]):
                 if b not in base_cache:
                     base_cache[b] = rep.compare(b)["baseline_energy_j"]
-                e_b = base_cache[b]
-                row[f"{b}_energy_j"] = e_b
-                row[f"{b}_energy_ratio"] = e_b / r["energy_j"] if r["energy_j"] else float("inf")
+                if b in baselines:
+                    row[f"{b}_energy_j"] = base_cache[b]
+                    row[f"{b}_energy_ratio"] = base_cache[b] / e if e else float("inf")
+            row.update(extra)
+            row.update({"hardware": plan.hw.name,
+                        "setting": ",".join(f"{k}={v}" for k, v in setting.items()),
+                        "throughput_inf_per_s": r["throughput_inf_per_s"],
+                        "advantage_vs_gpu": base_cache["h100"] / e if e else float("inf"),
+                        "advantage_vs_300fJ": DIGITAL_300FJ_J * macs / e if e else float("inf"),
+                        "weight_reloads": r.get("weight_reloads"),
+                        **{f"energy_{c}_j": rep.breakdown.get(c, 0.0) for c in COMPONENTS},
+                        **setting})
             rows.append(row)
+    return rows
+
+
+def _family_job(job: tuple[Any, ...]) -> list[dict[str, Any]]:
+    from analogc.scaling import families
+
+    family, size, cfg, hws, settings, baselines, unit_per_layer, overrides = job
+    g = families.build(family, size, cfg)
+    return _price(g, hws, settings, baselines, unit_per_layer, overrides,
+                  {"family": family, "size": float(size)})
+
+
+def _model_job(job: tuple[Any, ...]) -> list[dict[str, Any]]:
+    model, seq_len, hws, settings, baselines, unit_per_layer, overrides = job
+    g = _graph(model, seq_len)
+    fam = (g.meta or {}).get("family") or ""
+    return _price(g, hws, settings, baselines, unit_per_layer, overrides, {"family": fam, "size": float("nan")})
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run(fn: Any, jobs: list[tuple[Any, ...]], workers: int, progress: bool) -> list[dict[str, Any]]:
+    """Run ``fn`` over ``jobs`` (in order), over ``workers`` processes, with a progress bar."""
+    import contextlib
+
+    results: list[list[dict[str, Any]] | None] = [None] * len(jobs)
+    bar: Any = contextlib.nullcontext()
+    task = None
+    if progress:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=Console(stderr=True), transient=True)
+    with bar:
+        if progress:
+            task = bar.add_task("sweep", total=len(jobs))
+        if workers <= 1 or len(jobs) <= 1:
+            for i, j in enumerate(jobs):
+                results[i] = fn(j)
+                if task is not None:
+                    bar.advance(task)
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            ctx = mp.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as ex:
+                futs = {ex.submit(fn, j): i for i, j in enumerate(jobs)}
+                for f in as_completed(futs):
+                    results[futs[f]] = f.result()
+                    if task is not None:
+                        bar.advance(task)
+    return [r for rs in results for r in (rs or [])]
+
+
+def sweep(models: Iterable[Any] | None = None, hws: Iterable[Any] = DEFAULT_HWS, *,
+          family: str | None = None, sizes: int | Sequence[float] | None = None,
+          vary: Iterable[str] | dict[str, Any] | None = None, seq_len: int | None = None,
+          baselines: Sequence[str] = ("h100",), unit_per_layer: bool = False,
+          workers: int | None = None, progress: bool = False, **overrides: Any) -> pd.DataFrame:
+    """Trace each model once, compile and estimate it on each hardware (and each setting of
+    ``vary``); one row per model x hardware x setting.
+
+    ``models``: zoo names, ``gpt-scaled:d=..,L=..,T=..`` specs, .onnx files, module:factory
+    strings or traced :class:`~analogc.ir.Graph` objects. Or ``family``: ``"gpt"``,
+    ``"llama"``, ``"vit"``, ``"mlp"`` or ``"module:factory"`` (:mod:`analogc.scaling.families`),
+    at ``sizes`` (a number of sizes, default 12, log-spaced from 1e6 to 1e19 MACs per
+    inference, or a list of target MAC counts). ``hws``: preset names, hardware files or
+    ``hw_models`` Hardware objects. ``vary``: ``{"adc_bits": [4, 6, 8]}`` or
+    ``["adc_bits=4..10"]`` (every combination). ``seq_len`` applies to models that take it
+    (a spec's ``T`` wins). ``unit_per_layer``: size free-space tiles to the model's largest
+    weight matrix (one optical unit per layer, as Anderson et al. assume). ``workers``:
+    processes (default: the machine's cores; 1 runs here). ``overrides`` go to
+    :func:`analogc.compile` (e.g. ``adc_bits=6``).
+
+    Every input is checked before any work (an empty range, a hardware lacking a varied
+    parameter, a size that forms no valid model: one-line :class:`AnalogcError`).
+
+    Columns: model, hw, macs, params, energy_j, energy_per_mac_j, tops_per_w, latency_s,
+    area_mm2, tiles, chips, d_model, n_layers, seq_len, per baseline ``{b}_energy_j`` and
+    ``{b}_energy_ratio`` (baseline energy / this energy: > 1 means the hardware wins), then
+    family, hardware, setting, size (target MACs of a family), throughput_inf_per_s,
+    advantage_vs_gpu (H100 energy / this), advantage_vs_300fJ (300 fJ x MACs / this energy),
+    weight_reloads, ``energy_<component>_j`` per component, and one column per varied key.
+    """
+    import os
+
+    hws = list(hws)
+    if not hws:
+        raise AnalogcError("hws: expected at least one hardware")
+    vary_d = parse_vary(vary)
+    check_hardware(hws, vary_d, overrides)
+    settings = _settings(vary_d)
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    common = (hws, settings, tuple(baselines), unit_per_layer, overrides)
+    if family is not None:
+        from analogc.scaling import families as fam
+
+        if models:
+            raise AnalogcError("sweep: give models or family, not both")
+        fam.check_family(family)
+        if sizes is None or isinstance(sizes, int):
+            targets = fam.default_sizes(fam.DEFAULT_SIZES if sizes is None else sizes)
+        else:
+            targets = [float(x) for x in sizes]
+            if not targets or any(not (t > 0) for t in targets):
+                raise AnalogcError(f"sizes: expected positive MAC counts, got {list(sizes)!r}")
+        jobs: list[tuple[Any, ...]] = []
+        seen: set[tuple[Any, ...]] = set()
+        for t in targets:
+            cfg = None if fam.is_factory(family) else fam.config(family, t)
+            if cfg is not None:
+                fam.check_config(family, cfg)
+                key = tuple(sorted(cfg.items()))
+                if key in seen:  # two targets nearest to one configuration: priced once
+                    continue
+                seen.add(key)
+            jobs.append((family, t, cfg, *common))
+        if n_workers > 1 and len(jobs) > 1 and not fam.is_factory(family):
+            fam.build(family, min(targets))  # warm torch.export up once, before the workers fork
+        rows = _run(_family_job, jobs, n_workers, progress)
+    else:
+        models = list(models if models is not None else DEFAULT_LADDER)
+        if not models:
+            raise AnalogcError("models: expected at least one model (or family=...)")
+        jobs = [(m, seq_len, *common) for m in models]
+        if any(not isinstance(m, str) for m in models):
+            n_workers = 1  # traced graphs and modules stay in this process
+        rows = _run(_model_job, jobs, n_workers, progress)
     return pd.DataFrame(rows)
 
 

@@ -66,6 +66,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise AnalogcError(f"{name}: expected a positive integer, got {v}")
     if args.out:  # before any work: a bad destination is found in a second, not after the report
         check_out_dir(args.out)
+    if args.html:
+        from analogc.cli.common import check_out_file
+
+        check_out_file(args.html, "--html")
     overrides = check_sets(args.set, args.hw or [None])
     model = args.model or DEFAULT_MODEL
 
@@ -105,6 +109,15 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise AnalogcError(f"--out {args.out}: cannot write {e.filename or ''} ({e.strerror or e})") from None
         if args.format == "table":
             print(f"wrote {', '.join(str(w) for w in written)}")
+    if args.html:
+        from analogc.estimate.render import report_html
+
+        try:
+            p = write_atomic(Path(args.html), report_html(graph, plans, reports, [plan_table(p) for p in plans]))
+        except OSError as e:
+            raise AnalogcError(f"--html {args.html}: cannot write ({e.strerror or e})") from None
+        if args.format == "table":
+            print(f"wrote {p}")
     return 0
 
 
@@ -202,6 +215,7 @@ def add_report_parser(sub: Any) -> None:
                    help="bind symbolic dimensions of an ONNX file, e.g. batch=1,seq=128")
     r.add_argument("--out", help="directory for csv/json (and plots)")
     r.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    r.add_argument("--html", metavar="FILE", help="one self-contained HTML report (tables and plots)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a preset value, e.g. adc_bits=6 or \"adc.energy=20 pJ\" "
                    "(repeatable, or comma-separated: adc_bits=6,rows=128)")

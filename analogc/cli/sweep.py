@@ -1,10 +1,13 @@
-"""``analogc sweep [MODEL ...] [--hw NAME|FILE]... [--out DIR]``: :func:`analogc.sweep` on the
-command line, as a rich table, csv or json, and ``sweep.csv``/``sweep.json``/``sweep.png``.
+"""``analogc sweep [MODEL ...] [--family F [--sizes N]] [--hw NAME|FILE]... [--vary K=A..B]...
+[--out DIR] [--html FILE]``: :func:`analogc.sweep` on the command line, as a rich table, csv
+or json, and ``sweep.csv``/``sweep.json``/``sweep.png`` plus the scaling plots in DIR.
 
 Example::
 
     $ analogc sweep --out sweep/                  # the MLP -> 1e19-MAC ladder
     $ analogc sweep gpt2 llama-3-8b --hw pcm-hermes --format csv
+    $ analogc sweep --family gpt --sizes 30 --hw freespace --hw anderson-2023 --out gpt/ --html gpt.html
+    $ analogc sweep --family vit --sizes 6 --hw pcm-hermes --vary adc_bits=4..10
 """
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ def _table(df: pd.DataFrame) -> Any:
     for r in df.itertuples(index=False):
         if last is not None and r.model != last:
             tab.add_section()
-        tab.add_row(r.model if r.model != last else "", r.hw, f"{r.macs:.3g}",
+        hw = r.hw + (f" [{r.setting}]" if getattr(r, "setting", "") else "")
+        tab.add_row(r.model if r.model != last else "", hw, f"{r.macs:.3g}",
                     fmt_si(r.energy_j, "J"), fmt_si(r.energy_per_mac_j, "J"), f"{r.tops_per_w:.3g}",
                     *(f"×{getattr(r, f'{b}_energy_ratio'):.3g}" for b in bases))
         last = r.model
@@ -43,29 +47,62 @@ def _table(df: pd.DataFrame) -> Any:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from analogc.cli.common import check_out_file
+    from analogc.scaling import families
+    from analogc.sweep import check_hardware, parse_vary
+
     if args.seq_len is not None and args.seq_len < 1:
         raise AnalogcError(f"--seq-len: expected a positive integer, got {args.seq_len}")
+    if args.workers is not None and args.workers < 1:
+        raise AnalogcError(f"--workers: expected a positive integer, got {args.workers}")
+    if args.family is not None:
+        if args.model:
+            raise AnalogcError("give models or --family, not both")
+        families.check_family(args.family)
+        families.default_sizes(args.sizes if args.sizes is not None else families.DEFAULT_SIZES)
+    elif args.sizes is not None:
+        raise AnalogcError("--sizes: only with --family")
+    # before any work: destinations, --set and --vary on every hardware
     if args.out:
         check_out_dir(args.out)
-    overrides = check_sets(args.set, args.hw or DEFAULT_HWS)
-    df = sweep(args.model or DEFAULT_LADDER, args.hw or DEFAULT_HWS, seq_len=args.seq_len,
-               unit_per_layer=args.unit_per_layer, **overrides)
+    if args.html:
+        check_out_file(args.html, "--html")
+    hws = args.hw or list(DEFAULT_HWS)
+    overrides = check_sets(args.set, hws)
+    vary = parse_vary(args.vary)
+    check_hardware(hws, vary, overrides)
+    if args.family is not None:
+        df = sweep(family=args.family, sizes=args.sizes, hws=hws, vary=vary,
+                   unit_per_layer=args.unit_per_layer, workers=args.workers,
+                   progress=args.format == "table", **overrides)
+    else:
+        df = sweep(args.model or DEFAULT_LADDER, hws, seq_len=args.seq_len, vary=vary,
+                   unit_per_layer=args.unit_per_layer, workers=args.workers,
+                   progress=args.format == "table", **overrides)
     if args.format == "table":
         console().print(_table(df))
     elif args.format == "csv":
         sys.stdout.write(df.to_csv(index=False))
     else:
         sys.stdout.write(json_dumps(df.to_dict(orient="records"), indent=2) + "\n")
-    if args.out:
-        out = Path(args.out)
-        try:
-            written = [write_atomic(out / "sweep.csv", df.to_csv(index=False)),
-                       write_atomic(out / "sweep.json", json_dumps(df.to_dict(orient="records"), indent=2)),
-                       write_atomic(out / "sweep.png", sweep_png(df))]
-        except OSError as e:
-            raise AnalogcError(f"--out {args.out}: cannot write {e.filename or ''} ({e.strerror or e})") from None
-        if args.format == "table":
-            print(f"wrote {', '.join(str(w) for w in written)}")
+    written: list[Any] = []
+    try:
+        if args.out:
+            from analogc.scaling.plots import write_sweep_plots
+
+            out = Path(args.out)
+            written += [write_atomic(out / "sweep.csv", df.to_csv(index=False)),
+                        write_atomic(out / "sweep.json", json_dumps(df.to_dict(orient="records"), indent=2)),
+                        write_atomic(out / "sweep.png", sweep_png(df))]
+            written += write_sweep_plots(df, out)
+        if args.html:
+            from analogc.estimate.render import sweep_html
+
+            written.append(write_atomic(Path(args.html), sweep_html(df)))
+    except OSError as e:
+        raise AnalogcError(f"cannot write {e.filename or ''} ({e.strerror or e})") from None
+    if written and args.format == "table":
+        print(f"wrote {', '.join(str(w) for w in written)}")
     return 0
 
 
@@ -78,12 +115,22 @@ def add_sweep_parser(sub: Any) -> None:
     p.add_argument("--hw", action="append", help="preset name or hardware file (repeatable; "
                    "default pcm-hermes and freespace)")
     p.add_argument("--seq-len", type=int, help="tokens per sequence for zoo transformers")
+    p.add_argument("--family", help="scale a model family instead: gpt, llama, vit, mlp or "
+                   "module:factory (a callable taking the target MACs per inference)")
+    p.add_argument("--sizes", type=int, help="number of family sizes, log-spaced from 1e6 to 1e19 "
+                   "MACs per inference (default 12)")
+    p.add_argument("--vary", action="append", metavar="KEY=A..B|KEY=V1,V2",
+                   help="price every value of a hardware parameter, e.g. adc_bits=4..10 "
+                   "(repeatable: every combination)")
+    p.add_argument("--workers", type=int, help="processes (default: the machine's cores)")
+    p.add_argument("--html", metavar="FILE", help="one self-contained HTML report (tables and plots)")
     p.add_argument("--unit-per-layer", action="store_true",
                    help="free-space tiles sized to the largest weight matrix (one optical unit "
                    "per layer, Anderson et al.)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a preset value, e.g. adc_bits=6 or \"adc.energy=20 pJ\" "
                    "(repeatable, or comma-separated: adc_bits=6,rows=128)")
-    p.add_argument("--out", help="directory for sweep.csv, sweep.json and sweep.png")
+    p.add_argument("--out", help="directory for sweep.csv, sweep.json, sweep.png and the plots "
+                   "(PNG and SVG)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_sweep)

@@ -176,3 +176,112 @@ def breakdown_png(reports: list[Any]) -> bytes:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+# -- one self-contained HTML file --------------------------------------------------------
+_CSS = ("body{font-family:sans-serif;margin:2em;max-width:1200px}"
+        "table{border-collapse:collapse;font-size:12px;margin:1em 0}"
+        "th,td{border:1px solid #bbb;padding:2px 6px;text-align:right}"
+        "th{background:#eee}td:first-child,th:first-child{text-align:left}"
+        "img{max-width:100%;display:block;margin:1em 0}.note{color:#555;font-size:12px}")
+
+
+def html_document(title: str, sections: list[tuple[str, list[tuple[str, Any]]]]) -> str:
+    """A self-contained HTML page: ``sections`` are ``(heading, items)`` with items
+    ``("table", DataFrame)``, ``("png", bytes)`` (embedded as a base64 data URI) or
+    ``("text", str)``. No scripts, no external stylesheet, fonts or images: nothing is
+    fetched when it is opened."""
+    import base64
+    import html
+
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+           f"<h1>{html.escape(title)}</h1>"]
+    n_img = 0
+    for heading, items in sections:
+        out.append(f"<h2>{html.escape(heading)}</h2>")
+        for kind, content in items:
+            if kind == "table":
+                out.append(content.to_html(index=False, escape=True, border=0, na_rep="",
+                                           float_format=lambda v: f"{v:.4g}"))
+            elif kind == "png":
+                n_img += 1
+                b64 = base64.b64encode(content).decode("ascii")
+                out.append(f'<img alt="{html.escape(heading)} ({n_img})" src="data:image/png;base64,{b64}">')
+            else:
+                out.append(f'<p class="note">{html.escape(str(content))}</p>')
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+def _fig_png(fig: Any) -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+#: the sweep columns the HTML table shows (all columns are in sweep.csv)
+_SWEEP_HTML_COLS = ("model", "family", "hardware", "setting", "params", "macs", "energy_j",
+                    "energy_per_mac_j", "latency_s", "throughput_inf_per_s", "area_mm2", "chips",
+                    "advantage_vs_gpu", "advantage_vs_300fJ")
+
+
+def sweep_html(df: pd.DataFrame, title: str = "analogc scaling sweep",
+               extra: list[tuple[str, list[tuple[str, Any]]]] | None = None) -> str:
+    """A sweep as one self-contained HTML page: the table and the scaling plots
+    (:mod:`analogc.scaling.plots`), plus ``extra`` sections."""
+    from analogc.scaling.plots import sweep_figures
+
+    cols = [c for c in _SWEEP_HTML_COLS if c in df.columns]
+    comps = [c for c in df.columns if c.startswith("energy_") and c.endswith("_j") and c != "energy_j"
+             and (df[c] > 0).any()]
+    figs = sweep_figures(df)
+    sections = [("Results", [("text", "one row per model x hardware x setting; advantage = baseline "
+                              "energy / this energy (> 1: this hardware wins)"), ("table", df[cols])]),
+                ("Energy breakdown per inference (J)", [("table", df[["model", "hw", *comps]])]),
+                ("Plots", [("png", _fig_png(f)) for f in figs.values()])]
+    return html_document(title, sections + list(extra or []))
+
+
+def report_html(graph: Any, plans: list[Any], reports: list[Any],
+                layers: list[pd.DataFrame] | None = None,
+                baselines: Iterable[str] = DEFAULT_BASELINES) -> str:
+    """``analogc report MODEL --html FILE``: summary, breakdown, baseline ratios, per-layer
+    tables and the breakdown plot in one self-contained HTML page."""
+    baselines = list(baselines)
+    s = graph.summary()
+    summ = pd.DataFrame([{"hardware": r.hw, "energy_j": r.summary["energy_j"],
+                          "energy_per_mac_j": r.summary["energy_per_mac_j"],
+                          "tops_per_w": r.summary["tops_per_w"], "latency_s": r.summary["latency_s"],
+                          "throughput_inf_per_s": r.summary["throughput_inf_per_s"],
+                          "area_mm2": r.summary["area_mm2"], "tiles": r.summary["tiles"],
+                          "chips": r.summary["chips"], "weight_reloads": r.summary["weight_reloads"]}
+                         for r in reports])
+    brk = pd.DataFrame([{"hardware": r.hw, **{f"{c}_j": r.breakdown.get(c, 0.0) for c in COMPONENTS}}
+                        for r in reports])
+    brk = brk.loc[:, (brk != 0).any(axis=0)]
+    cmp_rows = []
+    for b in baselines:
+        for r in reports:
+            c = r.compare(b)
+            cmp_rows.append({"baseline": b, "hardware": r.hw, "baseline_energy_j": c["baseline_energy_j"],
+                             "energy_ratio": c["energy_ratio"], "speedup": c["speedup"]})
+    sections: list[tuple[str, list[tuple[str, Any]]]] = [
+        ("Model", [("text", f"{graph.name} ({graph.source}): {s['ops']} ops, {s['macs']:.4g} MACs, "
+                    f"{s['params']:.4g} weights")]),
+        ("Cost per inference", [("table", summ)]),
+        ("Energy breakdown (J)", [("table", brk), ("png", breakdown_png(reports))]),
+        ("Against the digital baselines (ratio = baseline / this: > 1 means this hardware wins)",
+         [("table", pd.DataFrame(cmp_rows))]),
+    ]
+    for p, lt in zip(plans, layers or []):
+        sections.append((f"Layers on {p.hw.name}", [("table", lt)]))
+    notes = [n for r in reports for n in r.notes]
+    if notes:
+        sections.append(("Notes", [("text", n) for n in notes]))
+    return html_document(f"analogc report: {graph.name}", sections)
