@@ -88,10 +88,13 @@ class Baseline:
     """A digital baseline priced from its preset's ``[baseline]`` table.
 
     Time is ``max(flops / (peak * achieved), bytes / (bandwidth * fraction))``, so a decode step
-    that streams all weights is memory-bound. A GPU with a board ``power`` spends
-    ``power * time`` (the board stays near TDP while busy); its FLOPs cost at least
-    ``power / peak`` each. A bottom-up accelerator (``mac_energy``) spends MACs x MAC energy plus
-    DRAM traffic.
+    that streams all weights is memory-bound. A GPU spends ``board power * time``, the board
+    power depending on what bounds the workload (:meth:`board_power_w`): its TDP (``power``)
+    when compute-bound, and when memory-bound ``memory_bound_power`` (the measured power of
+    streaming weights with little arithmetic) plus ``(power - memory_bound_power)`` times the
+    share of the time the arithmetic units are busy. Without ``memory_bound_power`` the board
+    draws ``power`` throughout. Its FLOPs cost at least ``power / peak`` each. A bottom-up
+    accelerator (``mac_energy``) spends MACs x MAC energy plus DRAM traffic.
 
     Example::
 
@@ -116,27 +119,60 @@ class Baseline:
         self.area_m2 = si("area", 0.0)
         #: bytes each weight occupies in the baseline's memory (fp16/bf16: 2)
         self.bytes_per_param = si("weight_bytes", 2.0)
+        #: board power (W) while streaming from memory with little arithmetic (None: TDP always)
+        self.memory_bound_power_w = si("memory_bound_power")
         if self.peak_flops is None or (self.power_w is None and self.mac_energy_j is None):
             raise ValueError(f"{params.get('_file')}: [baseline] needs peak_flops and power or mac_energy")
+        if self.memory_bound_power_w is not None and not (
+                self.power_w is not None and self.memory_bound_power_w > 0):
+            raise ValueError(f"{params.get('_file')}: [baseline] memory_bound_power: expected a power "
+                             f"above 0 alongside power (the TDP), got {self.memory_bound_power_w} W "
+                             f"with power {self.power_w}")
 
     @property
     def energy_per_flop_j(self) -> float:
-        """Energy of one FLOP (half a MAC) at the achieved throughput."""
+        """Energy of one FLOP (half a MAC) at the achieved throughput of a compute-bound
+        workload (a GPU then draws its TDP)."""
         if self.power_w is not None:
             return self.power_w / (self.peak_flops * self.achieved_fraction)
         return self.mac_energy_j / 2
 
+    def board_power_w(self, t_compute: float, t_memory: float) -> float:
+        """Board power (W) of a GPU running a workload whose arithmetic alone would take
+        ``t_compute`` and whose memory traffic alone would take ``t_memory`` seconds.
+
+        With ``rho_c = t_compute / t`` and ``rho_m = t_memory / t`` (``t`` the larger, so one of
+        them is 1): ``P = P_mem * rho_m + (TDP - P_mem * rho_m) * rho_c``, i.e. the TDP when
+        compute-bound (``rho_c = 1``: compute-bound kernels run at the power limit) and, when
+        memory-bound, ``P_mem + (TDP - P_mem) * rho_c``: linear in the share of the time the
+        arithmetic units are busy between the streaming power ``P_mem`` (``memory_bound_power``)
+        and the TDP. A modelling choice (docs/validation-gpu.md): the measured curve rises
+        faster than linear at mid utilization. ``P_mem`` above the TDP (a ``power`` override
+        that caps the board) is held at the TDP, as the power limiter does. 0 for a bottom-up
+        accelerator (no board power).
+        """
+        if self.power_w is None:
+            return 0.0
+        t = max(t_compute, t_memory)
+        if self.memory_bound_power_w is None or t <= 0:
+            return self.power_w
+        rho_c, rho_m = t_compute / t, t_memory / t
+        p_mem = min(self.memory_bound_power_w, self.power_w) * rho_m
+        return p_mem + (self.power_w - p_mem) * rho_c
+
     def cost(self, flops: float, bytes_moved: float) -> dict[str, float]:
-        """``time_s`` and energy by component (``digital``, ``memory``, ``static``) of a workload."""
+        """``time_s``, ``power_w`` (GPU board power, :meth:`board_power_w`) and energy by
+        component (``digital``, ``memory``, ``static``) of a workload."""
         t_compute = flops / (self.peak_flops * self.achieved_fraction)
         t_memory = bytes_moved / self.bandwidth_bps if self.bandwidth_bps else 0.0
         t = max(t_compute, t_memory)
         memory = bytes_moved * self.memory_energy_per_byte_j
+        power = self.board_power_w(t_compute, t_memory)
         if self.power_w is not None:
             digital = flops * self.power_w / self.peak_flops  # the floor: TDP / peak per FLOP
-            total = max(self.power_w * t, digital + memory)
+            total = max(power * t, digital + memory)
             static = total - digital - memory
         else:
             digital, static = flops * self.mac_energy_j / 2, 0.0
-        return {"time_s": t, "compute_bound": t_compute >= t_memory, "digital": digital,
-                "memory": memory, "static": static}
+        return {"time_s": t, "compute_bound": t_compute >= t_memory, "power_w": power,
+                "digital": digital, "memory": memory, "static": static}

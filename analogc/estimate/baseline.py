@@ -26,7 +26,9 @@ def baseline_estimate(graph: Any, name: str) -> dict[str, Any]:
     FLOPs: 2 per MAC of every mvm/matmul plus the digital ops' arithmetic. Bytes: every weight
     read once per inference (``weight_bytes`` per parameter), embeddings, and for decoders the
     K/V cache (written in prefill, read per decode step). Activations are assumed to stay on
-    chip (fused kernels) — optimistic for the baseline.
+    chip (fused kernels) — optimistic for the baseline. ``power_w`` (and ``decode_power_w``) is
+    the GPU board power the baseline charges over the latency (utilization-dependent,
+    :meth:`hw_models.digital.Baseline.board_power_w`; 0 for a bottom-up accelerator).
     """
     import hw_models
     from hw_models.digital import ops_per_element
@@ -54,11 +56,12 @@ def baseline_estimate(graph: Any, name: str) -> dict[str, Any]:
            "throughput_inf_per_s": 1 / c["time_s"] if c["time_s"] else math.inf,
            "tops_per_w": 2 * macs / e / 1e12 if e else math.inf,
            "compute_bound": c["compute_bound"], "energy_per_flop_j": b.energy_per_flop_j,
+           "power_w": c["power_w"],
            "breakdown_j": {k: c[k] for k in ("digital", "memory", "static")}}
     if is_decoder(meta):
         T, B = int(meta["seq_len"]), int(meta.get("batch", 1))
         d = b.cost(flops / T, params * per_param + emb_bytes / T + kv)
         de = d["digital"] + d["memory"] + d["static"]
         out.update(decode_energy_per_token_j=de / B, decode_latency_per_token_s=d["time_s"],
-                   decode_compute_bound=d["compute_bound"])
+                   decode_compute_bound=d["compute_bound"], decode_power_w=d["power_w"])
     return out

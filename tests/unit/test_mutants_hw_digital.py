@@ -42,16 +42,54 @@ def test_gpu_cost_compute_and_memory_bound():
     assert c["digital"] == approx(flops * 700 / 989e12)
     assert c["memory"] == approx(nbytes * 8 * 3.9e-12)
     assert c["static"] == approx(700 * t - c["digital"] - c["memory"])
+    assert c["power_w"] == 700.0  # compute-bound: the board at its TDP
     m = b.cost(1e6, 1e10)
     tm = 1e10 / (3.35e12 * 0.8)
-    # pins: memory-bound when the bytes take longer
+    # pins: memory-bound when the bytes take longer; the board then draws the measured streaming
+    # power (427 W) plus (TDP - 427 W) x the share of the time the arithmetic units are busy
     assert m["time_s"] == approx(tm) and m["compute_bound"] is False
-    assert m["static"] == approx(700 * tm - m["digital"] - m["memory"])
+    p_mem = 427 + (700 - 427) * (1e6 / (989e12 * 0.4)) / tm
+    assert m["power_w"] == approx(p_mem)
+    assert m["static"] == approx(p_mem * tm - m["digital"] - m["memory"])
     # pins: the floor wins when TDP x time is below FLOPs at TDP/peak plus DRAM energy
     f = b.cost(1e12, 1e9)
     assert f["digital"] + f["memory"] + f["static"] == approx(
         max(700 * f["time_s"], 1e12 * 700 / 989e12 + 1e9 * 8 * 3.9e-12))
     assert f["static"] >= 0
+
+
+def test_gpu_board_power_follows_utilization():
+    b = hw_models.baseline("h100")
+    # pins: P = P_mem*rho_m + (TDP - P_mem*rho_m)*rho_c, rho = each time over the longer one
+    assert b.memory_bound_power_w == 427.0
+    assert b.board_power_w(1.0, 0.5) == 700.0  # compute-bound: TDP whatever the memory does
+    assert b.board_power_w(0.0, 1.0) == approx(427.0)  # pure streaming
+    assert b.board_power_w(0.25, 1.0) == approx(427 + 273 * 0.25)
+    assert b.board_power_w(1.0, 1.0) == 700.0  # balanced
+    assert b.board_power_w(3e-3, 4e-3) == approx(427 + 273 * 0.75)  # scale-free
+    assert b.board_power_w(0.0, 0.0) == 700.0  # no work: no time to charge anyway
+    a = hw_models.baseline("a100")
+    assert a.memory_bound_power_w == 244.0 and a.board_power_w(0.5, 1.0) == approx(244 + 156 * 0.5)
+    # pins: without memory_bound_power a GPU draws its TDP throughout (the old model)
+    tdp = hw_models.baseline("h100", **{"baseline.memory_bound_power": "700 W"})
+    assert tdp.board_power_w(0.1, 1.0) == approx(700.0)
+    plain = dg.Baseline(_params(peak_flops=1e12, power=100.0, memory_bandwidth=1e9))
+    assert plain.memory_bound_power_w is None and plain.board_power_w(0.1, 1.0) == 100.0
+    # pins: a bottom-up accelerator has no board power
+    assert hw_models.baseline("digital-int8").board_power_w(0.1, 1.0) == 0.0
+    assert hw_models.baseline("digital-int8").cost(1e9, 1e9)["power_w"] == 0.0
+
+
+def test_memory_bound_power_needs_a_tdp_and_is_capped_by_it():
+    for bad in (0.0, -5.0):
+        with pytest.raises(ValueError, match=r"^x.toml: \[baseline\] memory_bound_power: expected a power "
+                                             r"above 0 alongside power \(the TDP\), got"):
+            dg.Baseline(_params(peak_flops=1e12, power=700.0, memory_bound_power=bad, memory_bandwidth=1e9))
+    with pytest.raises(ValueError, match="memory_bound_power"):
+        dg.Baseline(_params(peak_flops=1e12, mac_energy=1e-12, memory_bound_power=100.0, memory_bandwidth=1e9))
+    # pins: a TDP override below the streaming power (a power cap) caps the streaming power too
+    capped = hw_models.baseline("h100", **{"baseline.power": "350 W"})
+    assert capped.board_power_w(0.0, 1.0) == 350.0 and capped.board_power_w(0.5, 1.0) == 350.0
 
 
 def test_bottom_up_accelerator_cost():
