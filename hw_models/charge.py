@@ -68,11 +68,14 @@ class ChargeCrossbar(TileFamily):
     def voltage_v(self) -> float:
         return self.q("charge", "drive_voltage")
 
+    def line_voltage(self) -> float:
+        return self.voltage_v
+
     # -- cost view ----------------------------------------------------------------------
     def unit_energies(self) -> dict[str, dict[str, float]]:
         cv2 = self.capacitance_f * self.voltage_v ** 2 * self.q("charge", "switching_activity")
         return {**super().unit_energies(),
-                "dac_conversion": {"dac": self.dac.energy_j},
+                "dac_conversion": {"dac": self.dac_energy_j()},
                 "cap_switch": {"array": cv2},
                 "adc_conversion": {"adc": self.adc.energy_j},
                 "cell_write": {"programming": self.q("programming", "write_energy", 0.0)}}

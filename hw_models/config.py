@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hw_models.circuits import ADC_TYPES
 from hw_models.base import MATMUL_POLICIES, ChipSpec, Hardware, TileSpec
 from hw_models.errors import HardwareConfigError
 from hw_models.noise import validate_noise
@@ -65,14 +66,23 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "tiles_per_chip": "int+", "chips": "int+", "static_power": Q("power"),
         "area_overhead": Q("ratio"), "source": "str",
     },
+    "technology": {  # stock constants of hw_models.circuits (defaults there, with sources)
+        "supply_voltage": Q("voltage"), "wire_capacitance": Q("capacitance_per_length"),
+        "gate_capacitance": Q("capacitance_per_length"), "comparator_gates": Q("count"),
+        "sar_logic_gates": Q("count"), "unit_capacitance": Q("capacitance"), "cco_stages": Q("count"),
+        "source": "str",
+    },
     "adc": {
-        "model": ("choice", ("survey", "fixed", "ideal")), "envelope": ("choice", ("sota", "typical")),
+        "model": ("choice", ("survey", "fixed", "ideal", "circuit")),
+        "type": ("choice", ADC_TYPES), "unit_capacitance": Q("capacitance"),
+        "reference_voltage": Q("voltage"), "energy_supply": Q("voltage"), "envelope": ("choice", ("sota", "typical")),
         "energy": Q("energy"), "ref_bits": _BITS, "conversion_time": Q("time"),
         "time_scaling": ("choice", ("constant", "linear", "exponential")),
         "area": Q("area"), "overlaps_integration": "bool", "sample_rate": Q("frequency"),
     },
     "dac": {
-        "model": ("choice", ("fixed", "ideal")), "energy": Q("energy"), "ref_bits": _BITS,
+        "model": ("choice", ("fixed", "ideal", "driver")), "energy_supply": Q("voltage"),
+        "drive_voltage": Q("voltage"), "pitch": Q("length"), "cell_load": Q("capacitance"), "energy": Q("energy"), "ref_bits": _BITS,
         "energy_scaling": ("choice", ("constant", "linear", "exponential")),
         "conversion_time": Q("time"), "area": Q("area"),
     },
@@ -123,6 +133,7 @@ OVERRIDE_ALIASES: dict[str, tuple[str, str]] = {
     "tiles_per_chip": ("chip", "tiles_per_chip"), "chips": ("chip", "chips"),
     "adc_envelope": ("adc", "envelope"), "adc_model": ("adc", "model"),
     "offchip": ("memory", "offchip"), "technology_node": ("hardware", "technology_node"),
+    "supply_voltage": ("technology", "supply_voltage"), "adc_type": ("adc", "type"),
 }
 
 

@@ -138,10 +138,13 @@ class ADC:
     overlaps_integration: bool
 
     @classmethod
-    def from_params(cls, adc: dict[str, Any], bits: int, default_ref_bits: int | None = None) -> "ADC":
+    def from_params(cls, adc: dict[str, Any], bits: int, default_ref_bits: int | None = None,
+                    tech: Any = None) -> "ADC":
         """``default_ref_bits``: the resolution the table's ``conversion_time`` (and ``area``)
         refer to when it has no ``ref_bits`` — the preset file's ``output_bits``, so that an
-        ``adc_bits`` override follows ``time_scaling``."""
+        ``adc_bits`` override follows ``time_scaling``. ``tech``: the chip's
+        :class:`~hw_models.circuits.Technology` (``model = "circuit"`` prices the converter
+        ``type`` from it; a ``fixed`` energy stated at ``energy_supply`` scales as V^2 to its supply)."""
         model = adc.get("model", "survey")
         ref_bits = adc.get("ref_bits", default_ref_bits or bits)
         t_ref = _q(adc, "conversion_time", 1e-9)
@@ -152,8 +155,17 @@ class ADC:
             e = adc_energy_j(bits, 1.0 / t, adc.get("envelope", "typical"))
             area = _q(adc, "area", None)
             area = adc_area_m2(bits, 1.0 / t) if area is None else area * 2.0 ** (bits - ref_bits)
+        elif model == "circuit":
+            from hw_models.circuits import adc_energy_j as circuit_energy_j
+            if tech is None:
+                raise ValueError("[adc] model = \"circuit\" needs [hardware] technology_node")
+            e = circuit_energy_j(adc.get("type", "sar"), bits, tech,
+                                 unit_capacitance_f=_q(adc, "unit_capacitance", None),
+                                 v_ref=_q(adc, "reference_voltage", None))
+            area = _q(adc, "area", None)
+            area = adc_area_m2(bits, 1.0 / t) if area is None else area * 2.0 ** (bits - ref_bits)
         else:
-            e = _q(adc, "energy", 0.0) * 2.0 ** (bits - ref_bits)
+            e = _q(adc, "energy", 0.0) * 2.0 ** (bits - ref_bits) * _supply_scale(adc, tech)
             area = _q(adc, "area", 0.0) * 2.0 ** (bits - ref_bits)
         return cls(bits, model, e, t, area, adc.get("overlaps_integration", False))
 
@@ -174,13 +186,23 @@ class DAC:
     model: str = "fixed"
 
     @classmethod
-    def from_params(cls, dac: dict[str, Any], bits: int) -> "DAC":
+    def from_params(cls, dac: dict[str, Any], bits: int, tech: Any = None) -> "DAC":
+        """``model = "driver"``: ``energy_j`` is 0 here; the tile family prices the driver from
+        the line it drives (:meth:`hw_models.family.TileFamily.dac_energy_j`)."""
         if dac.get("model") == "ideal":
             return cls(bits, 0.0, _q(dac, "conversion_time", 1e-9), 0.0, "ideal")
+        if dac.get("model") == "driver":
+            return cls(bits, 0.0, _q(dac, "conversion_time", 1e-9), _q(dac, "area", 0.0), "driver")
         ref = dac.get("ref_bits", bits)
         s = _scale(dac.get("energy_scaling", "exponential"), bits, ref)
-        return cls(bits, _q(dac, "energy", 0.0) * s, _q(dac, "conversion_time", 1e-9),
+        return cls(bits, _q(dac, "energy", 0.0) * s * _supply_scale(dac, tech), _q(dac, "conversion_time", 1e-9),
                    _q(dac, "area", 0.0) * s)
+
+
+def _supply_scale(table: dict[str, Any], tech: Any) -> float:
+    """(V_dd / energy_supply)^2 for an energy stated at ``energy_supply`` (1 when not stated)."""
+    v0 = _q(table, "energy_supply", None)
+    return 1.0 if v0 is None or tech is None else tech.voltage_scale(v0)
 
 
 def _q(table: dict[str, Any], key: str, default: float | None) -> float | None:

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from hw_models import noise as nz
+from hw_models.circuits import wire_load_f
 from hw_models.family import Programmed, TileFamily
 
 Q = lambda dim: ("q", dim)  # noqa: E731
@@ -47,14 +48,15 @@ class Crossbar(TileFamily):
         "read_voltage": Q("voltage"), "g_max": Q("conductance"),
         "mean_conductance_fraction": Q("ratio"), "mean_input_fraction": Q("ratio"),
         "read_pulse_time": Q("time"), "pwm_lsb_time": Q("time"),
-        "cell_read_energy": Q("energy"), "cell_area": Q("area"),
+        "cell_read_energy": Q("energy"), "cell_area": Q("area"), "bitline_swing": Q("voltage"),
     }}
 
     # -- cost view ----------------------------------------------------------------------
     def unit_energies(self) -> dict[str, dict[str, float]]:
         return {**super().unit_energies(),
-                "dac_conversion": {"dac": self.dac.energy_j},
+                "dac_conversion": {"dac": self.dac_energy_j()},
                 "cell_read": {"array": self.cell_read_energy_j()},
+                **({"bitline_charge": {"array": self.bitline_energy_j()}} if self.has_bitline else {}),
                 "adc_conversion": {"adc": self.adc.energy_j},
                 "cell_write": {"programming": self.q("programming", "write_energy", 0.0)}}
 
@@ -73,12 +75,38 @@ class Crossbar(TileFamily):
         fg, fx = self.q("array", "mean_conductance_fraction"), self.q("array", "mean_input_fraction")
         return v * v * fg * g * fx * self.read_time_s()
 
+    def line_voltage(self) -> float:
+        """Resistive rows are driven to the read voltage; SRAM word lines to the supply."""
+        if self.noise_model in ("pcm", "rram") and "read_voltage" in self.p.get("array", {}):
+            return self.q("array", "read_voltage")
+        return super().line_voltage()
+
+    @property
+    def has_bitline(self) -> bool:
+        """The file gives a bit-line swing (a precharged, discharging column)."""
+        return "bitline_swing" in self.p.get("array", {})
+
+    def bitline_energy_j(self) -> float:
+        """One bit line swung by ``[array] bitline_swing`` from the supply in one cycle (a
+        current-domain SRAM column discharging its precharged bit line): ``C_BL V_swing V_dd``
+        with ``C_BL`` = rows x (pitch x wire capacitance + one access transistor's drain, a
+        2L-wide gate's worth: modelling choice). 0 when the file gives no swing (resistive
+        columns held at a virtual ground by their integrator)."""
+        a = self.p.get("array", {})
+        if "bitline_swing" not in a:
+            return 0.0
+        tech = self.need_tech("array", "bitline_swing")
+        pitch = math.sqrt(self.q("array", "cell_area"))
+        c = wire_load_f(self.tile.rows, pitch, 2 * tech.node_m * tech.stock("gate_capacitance"), tech)
+        return c * a["bitline_swing"].si * tech.vdd
+
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
         k = self.input_cycles
         return {
             "dac_conversion": rows_used * k,
             "cell_read": rows_used * cols_used * self.tile.devices_per_cell * k,
             "adc_conversion": cols_used * k,
+            **({"bitline_charge": cols_used * self.tile.devices_per_cell * k} if self.has_bitline else {}),
             "shift_add": cols_used * (k - 1),
         }
 

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from hw_models.circuits import VDD_BY_NODE_NM, nominal_vdd  # noqa: F401 (re-exported)
 from hw_models.units import landauer_j
 
 #: Horowitz ISSCC 2014, 45 nm, 0.9 V: energy per operation (J)
@@ -32,9 +33,6 @@ HOROWITZ_45NM_J = {
 HOROWITZ_SOURCE = "Horowitz ISSCC 2014 (45 nm, 0.9 V)"
 _BITS = {"int8": 8, "int32": 32, "fp16": 16, "fp32": 32}
 
-#: nominal core supply (V) by node (nm): first-order values of foundry nodes / IRDS 2017 More Moore
-VDD_BY_NODE_NM = {180: 1.8, 130: 1.2, 90: 1.0, 65: 1.0, 45: 0.9, 32: 0.9, 28: 0.9, 22: 0.8,
-                  16: 0.8, 14: 0.8, 10: 0.75, 7: 0.7, 5: 0.7, 3: 0.65}
 
 #: arithmetic ops per output element (analytic counts, nanoGPT-style): softmax = max, subtract,
 #: exp (~6-op polynomial), sum, divide (~2); layer/RMS norm = mean, subtract, square, sum, rsqrt,
@@ -44,13 +42,11 @@ OPS_PER_ELEMENT = {"softmax": 10, "norm": 8, "activation": 8, "elementwise": 1, 
 _CHEAP_ACTIVATIONS = ("relu", "clamp", "hardtanh", "threshold")
 
 
-def node_energy_scale(node_m: float) -> float:
-    """C*V^2 scale factor from 45 nm / 0.9 V to ``node_m`` (interpolating Vdd by node)."""
-    nm = node_m * 1e9
-    known = sorted(VDD_BY_NODE_NM)
-    near = min(known, key=lambda k: abs(math.log(k / nm)))
-    vdd = VDD_BY_NODE_NM[near]
-    return (nm / 45.0) * (vdd / 0.9) ** 2
+def node_energy_scale(node_m: float, vdd: float | None = None) -> float:
+    """C*V^2 scale factor from 45 nm / 0.9 V to ``node_m`` at supply ``vdd`` (default: the
+    node's nominal supply, :data:`hw_models.circuits.VDD_BY_NODE_NM`)."""
+    v = nominal_vdd(node_m) if vdd is None else vdd
+    return (node_m * 1e9 / 45.0) * (v / 0.9) ** 2
 
 
 @dataclass(frozen=True)
@@ -58,10 +54,11 @@ class DigitalLogic:
     """Energy of digital ops at a node (``node_m`` in metres)."""
 
     node_m: float = 45e-9
+    vdd: float | None = None  # supply (V); None: the node's nominal supply
 
     @property
     def scale(self) -> float:
-        return node_energy_scale(self.node_m)
+        return node_energy_scale(self.node_m, self.vdd)
 
     def op_energy_j(self, precision: str, op: str) -> float:
         """One add or mult at ``precision``; never below k*T*ln2 per result bit."""

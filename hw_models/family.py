@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from hw_models.circuits import Technology, cdac_switching_energy_j, driver_energy_j, wire_load_f
 from hw_models.converters import ADC, DAC
 from hw_models.errors import HardwareConfigError
 
@@ -126,8 +127,10 @@ class TileFamily:
         self.tile = hw.tile
         self.noise: dict[str, Any] = self._noise_table(hw)
         ref = self.p.get("_reference", {})
-        self.adc = ADC.from_params(self.p.get("adc", {}), hw.output_bits, ref.get("output_bits"))
-        self.dac = DAC.from_params(self.p.get("dac", {}), self.dac_bits)
+        #: the technology the chip is made in (node, supply, stock constants); None without a node
+        self.tech = Technology.from_params(self.p)
+        self.adc = ADC.from_params(self.p.get("adc", {}), hw.output_bits, ref.get("output_bits"), self.tech)
+        self.dac = DAC.from_params(self.p.get("dac", {}), self.dac_bits, self.tech)
 
     @cached_property
     def unit_energy(self) -> dict[str, dict[str, float]]:
@@ -181,6 +184,44 @@ class TileFamily:
     def dac_bits(self) -> int:
         """Resolution of one DAC conversion (bit-serial and PWM rows are driven by 1-bit pulses)."""
         return 1 if self.encoding in ("bit-serial", "pwm") else self.hw.input_bits
+
+    def dac_energy_j(self) -> float:
+        """One DAC conversion / row-driver activation. ``[dac] model = "driver"`` prices it from
+        the line it drives (:func:`hw_models.circuits.driver_energy_j`): the row's
+        ``cols x devices_per_cell`` cells at ``[dac] pitch`` (default: the square root of
+        ``[array] cell_area``), each loading it with ``cell_load`` (default: one access
+        transistor gate of width 2L, a modelling choice), charged to ``drive_voltage``
+        (default :meth:`line_voltage`). Bit-serial rows are pulsed only for 1 bits (half of
+        them, uniformly random bits); PWM rows take one pulse per input; multi-level inputs
+        swing half the drive voltage on average and pay a capacitive DAC of ``input_bits``."""
+        if self.dac.model != "driver":
+            return self.dac.energy_j
+        d, tech = self.p.get("dac", {}), self.need_tech("dac", "driver")
+        if "pitch" in d:
+            pitch = d["pitch"].si
+        elif "cell_area" in self.p.get("array", {}):
+            pitch = math.sqrt(self.p["array"]["cell_area"].si)
+        else:
+            raise HardwareConfigError(f"{self.p.get('_file')}: [dac] pitch: expected the cell pitch along the "
+                                      f"driven line (or [array] cell_area) for model = \"driver\", got nothing")
+        load = d["cell_load"].si if "cell_load" in d else 2 * tech.node_m * tech.stock("gate_capacitance")
+        c = wire_load_f(self.tile.cols * self.tile.devices_per_cell, pitch, load, tech)
+        v = d["drive_voltage"].si if "drive_voltage" in d else self.line_voltage()
+        if self.encoding == "multi-level":
+            return (driver_energy_j(c, v / 2, tech)
+                    + cdac_switching_energy_j(self.hw.input_bits, tech.stock("unit_capacitance"), tech.vdd))
+        return (0.5 if self.encoding == "bit-serial" else 1.0) * driver_energy_j(c, v, tech)
+
+    def line_voltage(self) -> float:
+        """The voltage a row driver swings its line to when ``[dac] drive_voltage`` is not given:
+        the supply (families with a read or drive voltage override this)."""
+        return self.need_tech("dac", "driver").vdd
+
+    def need_tech(self, section: str, what: str) -> Any:
+        if self.tech is None:
+            raise HardwareConfigError(f"{self.p.get('_file')}: [hardware] technology_node: expected the CMOS "
+                                      f"node for [{section}] model = \"{what}\", got nothing")
+        return self.tech
 
     @property
     def n_adc(self) -> int:

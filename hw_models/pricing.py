@@ -48,7 +48,8 @@ class HardwareCosts:
                                       f"of the digital periphery (e.g. {{value = 14, unit = \"nm\", source = ...}})")
         self.node_m = node.si
         self.tile = hw.tile_model
-        self.logic = DigitalLogic(self.node_m)
+        tech = self.tile.tech  # the supply voltage scales the digital periphery as C V^2
+        self.logic = DigitalLogic(self.node_m, tech.supply_v if tech is not None else None)
         self.memory = MemoryHierarchy.from_params(p, self.node_m)
         d = p.get("digital", {})
         self.precision = d.get("precision", "fp16")

@@ -40,6 +40,7 @@ _BASE = {
     "FLOPS": ("op_rate", 1.0),
     "OPS": ("op_rate", 1.0),
     "W/m2": ("power_density", 1.0),
+    "F/m": ("capacitance_per_length", 1.0),
 }
 _PLAIN = {
     "1": ("ratio", 1.0), "ratio": ("ratio", 1.0), "%": ("ratio", 0.01),
@@ -52,6 +53,9 @@ _PLAIN = {
     "GiB": ("bytes", 2.0**30), "MiB": ("bytes", 2.0**20), "KiB": ("bytes", 2.0**10), "B": ("bytes", 1.0),
     "GB/s": ("bandwidth", 1e9), "TB/s": ("bandwidth", 1e12), "MB/s": ("bandwidth", 1e6),
     "min": ("time", 60.0), "h": ("time", 3600.0),
+    "fF/um": ("capacitance_per_length", 1e-9), "aF/um": ("capacitance_per_length", 1e-12),
+    "TOPS/W": ("ops_per_joule", 1e12), "GOPS/W": ("ops_per_joule", 1e9),
+    "TOPS/mm2": ("op_rate_density", 1e18), "GOPS/mm2": ("op_rate_density", 1e15),
 }
 
 

@@ -75,7 +75,7 @@ class FreeSpaceOptics(OpticalFamily):
     def unit_energies(self) -> dict[str, dict[str, float]]:
         frame = self.q("freespace", "slm_power") * self.q("freespace", "slm_update_time")
         return {**super().unit_energies(),
-                "dac_conversion": {"dac": self.dac.energy_j},
+                "dac_conversion": {"dac": self.dac_energy_j()},
                 "modulation": {"dac": self.q("freespace", "modulator_energy")},
                 "detection": {"adc": self.q("freespace", "tia_energy")},
                 "adc_conversion": {"adc": self.adc.energy_j},

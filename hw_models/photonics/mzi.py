@@ -95,7 +95,7 @@ class MZIMesh(OpticalFamily):
     # -- cost view ----------------------------------------------------------------------
     def unit_energies(self) -> dict[str, dict[str, float]]:
         return {**super().unit_energies(),
-                "dac_conversion": {"dac": self.dac.energy_j},
+                "dac_conversion": {"dac": self.dac_energy_j()},
                 "modulation": {"dac": self.q("mzi", "modulator_energy")},
                 "detection": {"adc": self.q("mzi", "tia_energy")},
                 "adc_conversion": {"adc": self.adc.energy_j},

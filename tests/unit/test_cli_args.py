@@ -90,7 +90,7 @@ def test_out_dir_without_permission():
 # -- item 16: --set ------------------------------------------------------------------------
 from analogc.cli.common import check_sets, parse_sets  # noqa: E402
 
-CROSSBAR_TABLES = "adc, array, chip, dac, digital, hardware, memory, noise, programming, tile"
+CROSSBAR_TABLES = "adc, array, chip, dac, digital, hardware, memory, noise, programming, technology, tile"
 
 
 def test_set_takes_comma_separated_assignments():
@@ -113,7 +113,7 @@ def test_set_of_a_table_the_preset_lacks():
         "--set mzi.settle_time=5 us (pcm-hermes): pcm-hermes has no [mzi] table")
     assert _msg(check_sets, ["mzi.settle_time=5 us"], ["mzi", "freespace"]) == (
         "--set mzi.settle_time=5 us (freespace): freespace has no [mzi] table (its tables: adc, chip, "
-        "dac, digital, freespace, hardware, memory, noise, optics, programming, tile)")
+        "dac, digital, freespace, hardware, memory, noise, optics, programming, technology, tile)")
     assert check_sets(["mzi.settle_time=5 us"], ["mzi"]) == {"mzi.settle_time": "5 us"}
 
 

@@ -38,7 +38,7 @@ def _msg(f):
     ({"adc_bits": 4.0}, "[hardware] output_bits: expected an integer number of bits in 1..32, got 4.0"),
     ({"tile.static_weights": 1}, "[tile] static_weights: expected true or false, got 1"),
     ({"tile.device": 3}, "[tile] device: expected a string, got 3"),
-    ({"adc_model": "x"}, "[adc] model: expected one of ['survey', 'fixed', 'ideal'], got 'x'"),
+    ({"adc_model": "x"}, "[adc] model: expected one of ['survey', 'fixed', 'ideal', 'circuit'], got 'x'"),
     ({"adc.energy": "abc"}, "[adc] energy: expected a value with a unit such as '30 mW', got 'abc'"),
     ({"adc.energy": "3"}, "[adc] energy: expected a value with a unit such as '30 mW', got '3'"),
     ({"adc.energy": "3 mW"}, "[adc] energy: expected a unit of energy, got 'mW'"),
@@ -62,7 +62,7 @@ def _msg(f):
      "[adc] energy: expected only value, unit, source, note in the table, got ['bar', 'foo']"),
     ({"chip.area_overhead": "2e9 %"}, "[chip] area_overhead: expected a ratio, got 2000000000.0"),
     ({"foo.bar": 1}, "[foo] bar: expected a table of a crossbar preset, one of ['adc', 'array', 'chip', 'dac', "
-                     "'digital', 'hardware', 'memory', 'programming', 'tile'], got 'foo'"),
+                     "'digital', 'hardware', 'memory', 'programming', 'technology', 'tile'], got 'foo'"),
     ({"tile.bar": 1}, "[tile] bar: expected one of ['area', 'cell_bits', 'cols', 'cols_per_adc', 'device', "
                       "'devices_per_cell', 'dynamic_operands', 'family', 'input_encoding', 'rows', 'source', "
                       "'static_power', 'static_weights', 'weight_bits'], got 'unknown key'"),
@@ -134,7 +134,7 @@ def test_validate_tables():
     # pins: the refusals of whole tables and required keys
     assert _msg(lambda: c.validate(_raw(foo={}), "f.toml")) == (
         "f.toml: [foo] (table): expected a table of a crossbar preset, one of ['adc', 'array', 'chip', "
-        "'dac', 'digital', 'hardware', 'memory', 'noise', 'programming', 'tile'], got 'foo'")
+        "'dac', 'digital', 'hardware', 'memory', 'noise', 'programming', 'technology', 'tile'], got 'foo'")
     assert _msg(lambda: c.validate(_raw(tile={"rows": 4}, foo={}), "f.toml")) == (
         f"f.toml: [foo] (table): expected a known table, one of {sorted(c.schema_for(None))}, got 'foo'")
     assert _msg(lambda: c.validate(_raw(adc=3), "f.toml")) == "f.toml: [adc] (table): expected a table, got 3"
@@ -362,7 +362,7 @@ def test_validate_missing_tables_and_noise_position():
     assert out["adc"]["model"] == "fixed" and out["noise"]["model"] == "rram"
     # pins: a file's values are checked under their own table name, the noise under the file name
     assert _msg(lambda: c.validate(_raw(adc={"model": "x"}), "f.toml")) == \
-        "f.toml: [adc] model: expected one of ['survey', 'fixed', 'ideal'], got 'x'"
+        "f.toml: [adc] model: expected one of ['survey', 'fixed', 'ideal', 'circuit'], got 'x'"
     assert _msg(lambda: c.validate(_raw(noise={"zz": 1}), "f.toml")).startswith("f.toml: [noise] zz: expected one of")
     # pins: noise overrides given to validate() reach the noise table
     assert c.validate(_raw(), "f.toml", {"out_noise": 0.3})["noise"]["out_noise"] == 0.3
