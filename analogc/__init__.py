@@ -82,5 +82,12 @@ def calibrate(analog_model: Any, batches: Any, **kw: Any) -> Any:
     return _calibrate(analog_model, batches, **kw)
 
 
+def finetune(model: Any, hw_or_plan: Any, data: Any, **kw: Any) -> Any:
+    """Fine-tune a model for the hardware it is deployed on (see :mod:`analogc.finetune`)."""
+    from analogc.finetune import finetune as _finetune
+
+    return _finetune(model, hw_or_plan, data, **kw)
+
+
 __all__ = ["AnalogcError", "Graph", "Op", "OpKind", "Plan", "TileMapping", "calibrate",
-           "compile", "deploy", "estimate", "load_factory", "load_onnx", "sweep", "trace"]
+           "compile", "deploy", "estimate", "finetune", "load_factory", "load_onnx", "sweep", "trace"]
