@@ -107,6 +107,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "memory_bound_power": Q("power"),
     },
     "noise": None,  # the family's noise models validate it (hw_models.noise.validate_noise)
+    "validation": None,  # a chip file's measured figures (hw_models.chipfile.validate_validation)
 }
 
 
@@ -254,6 +255,10 @@ def validate(raw: dict[str, Any], where: str, noise_overrides: dict[str, Any] | 
             raise _err(where, section, "(table)", "a table", table)
         if section == "noise":
             continue
+        if section == "validation":
+            from hw_models.chipfile import validate_validation
+            out[section] = validate_validation(table, where, family, raw.get("hardware", {}).get("kind"))
+            continue
         keys = schema[section]
         out[section] = {}
         for key, v in table.items():
@@ -346,7 +351,7 @@ def load_params(name_or_path: str | Path, **overrides: Any) -> dict[str, Any]:
             continue
         if section not in schema or schema[section] is None:
             what = f"a table of a {family} preset" if family else "a known table"
-            raise _err(where, section, k, f"{what}, one of {sorted(t for t in schema if t != 'noise')}", section)
+            raise _err(where, section, k, f"{what}, one of {sorted(t for t in schema if t not in ('noise', 'validation'))}", section)
         if k not in schema[section]:
             raise _err(where, section, k, f"one of {sorted(schema[section])}", "unknown key")
         if section == "chip" and k == "chips" and v is None:
