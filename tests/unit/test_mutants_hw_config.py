@@ -134,7 +134,7 @@ def test_validate_tables():
     # pins: the refusals of whole tables and required keys
     assert _msg(lambda: c.validate(_raw(foo={}), "f.toml")) == (
         "f.toml: [foo] (table): expected a table of a crossbar preset, one of ['adc', 'array', 'chip', "
-        "'dac', 'digital', 'hardware', 'memory', 'noise', 'programming', 'technology', 'tile'], got 'foo'")
+        "'dac', 'digital', 'hardware', 'memory', 'noise', 'programming', 'technology', 'tile', 'validation'], got 'foo'")
     assert _msg(lambda: c.validate(_raw(tile={"rows": 4}, foo={}), "f.toml")) == (
         f"f.toml: [foo] (table): expected a known table, one of {sorted(c.schema_for(None))}, got 'foo'")
     assert _msg(lambda: c.validate(_raw(adc=3), "f.toml")) == "f.toml: [adc] (table): expected a table, got 3"

@@ -122,7 +122,7 @@ def test_every_parameter_reaches_its_view(preset):
     schema = schema_for(base_hw.family)
     cases = []
     for section, keys in schema.items():
-        if section == "noise":
+        if keys is None:  # [noise] below; [validation] (chip files) computes nothing
             continue
         for key, kind in keys.items():
             if (section, key) in METADATA_KEYS or kind == "str" or key not in base_hw.params.get(section, {}):
