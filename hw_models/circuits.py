@@ -29,7 +29,10 @@ Converters (:func:`adc_energy_j`), per conversion at ``bits``:
   + latching ``N`` bits; the ramp and the counter are shared by the columns;
 * ``cco`` (current-controlled oscillator, time domain): the ring oscillates on average
   ``2^(N-1)`` times over the conversion window, each cycle toggling its stages, and a ripple
-  counter (~2 flip-flop toggles per count);
+  counter (~2 flip-flop toggles per count); and, being a *current-input* converter, it draws
+  the bit-line current (times ``mirror_ratio``) from ``V_dd`` for the whole window: the tile
+  family prices that with each cell read, ``mirror_ratio * V_dd / V_read`` times the read's own
+  energy (:data:`CURRENT_INPUT_ADCS`);
 * ``sense-amp`` / ``charge-sharing``: one comparator decision per bit (1-bit readout, or the
   column charge-shared onto a capacitor and resolved by successive comparisons).
 
@@ -108,6 +111,10 @@ STOCK: dict[str, Stock] = {
         "SAR CDAC unit capacitor of ~1 fF: the 1.2 fF MOM capacitor of the Valavi/Jia charge-domain "
         "bit cell is the same device class (Valavi et al. IEEE JSSC 54(6), 2019); CiM column SARs "
         "use 0.5-2 fF unit capacitors (range, modelling choice)"),
+    "mirror_ratio": Stock(
+        1.0, 0.5, 2.0, "ratio", "ratio",
+        "modelling choice: a current-input converter (CCO) mirrors the bit-line current 1:1 into "
+        "its oscillator from the supply for the integration window; 0.5-2 brackets scaled mirrors"),
     "cco_stages": Stock(
         5.0, 3.0, 9.0, "count", "count",
         "modelling choice: a current-controlled ring oscillator of 5 stages (odd, 3-9 in the range "
@@ -179,6 +186,8 @@ def cdac_switching_energy_j(bits: int, c_unit_f: float, v_ref: float) -> float:
 
 
 ADC_TYPES = ("sar", "flash", "ramp", "cco", "sense-amp", "charge-sharing")
+#: converters whose input is the column current itself, mirrored from the supply
+CURRENT_INPUT_ADCS = ("cco",)
 
 
 def adc_energy_breakdown_j(kind: str, bits: int, tech: Technology, *, unit_capacitance_f: float | None = None,

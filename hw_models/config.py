@@ -70,6 +70,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "supply_voltage": Q("voltage"), "wire_capacitance": Q("capacitance_per_length"),
         "gate_capacitance": Q("capacitance_per_length"), "comparator_gates": Q("count"),
         "sar_logic_gates": Q("count"), "unit_capacitance": Q("capacitance"), "cco_stages": Q("count"),
+        "mirror_ratio": Q("ratio"),
         "source": "str",
     },
     "adc": {

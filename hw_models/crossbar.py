@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 from hw_models import noise as nz
-from hw_models.circuits import wire_load_f
+from hw_models.circuits import CURRENT_INPUT_ADCS, wire_load_f
 from hw_models.family import Programmed, TileFamily
 
 Q = lambda dim: ("q", dim)  # noqa: E731
@@ -55,7 +55,7 @@ class Crossbar(TileFamily):
     def unit_energies(self) -> dict[str, dict[str, float]]:
         return {**super().unit_energies(),
                 "dac_conversion": {"dac": self.dac_energy_j()},
-                "cell_read": {"array": self.cell_read_energy_j()},
+                "cell_read": self.cell_read_components(),
                 **({"bitline_charge": {"array": self.bitline_energy_j()}} if self.has_bitline else {}),
                 "adc_conversion": {"adc": self.adc.energy_j},
                 "cell_write": {"programming": self.q("programming", "write_energy", 0.0)}}
@@ -65,6 +65,17 @@ class Crossbar(TileFamily):
         if self.encoding == "pwm":
             return 2 ** (self.hw.input_bits - 1) * self.q("array", "pwm_lsb_time")
         return max(self.q("array", "read_pulse_time"), self.dac.conversion_time_s)
+
+    def cell_read_components(self) -> dict[str, float]:
+        """A device read: its own energy (``array``) and, under a current-input converter
+        (``[adc] model = "circuit"``, ``type = "cco"``), the mirrored current the converter draws
+        from the supply over the same window, ``mirror_ratio * V_dd / V_read`` times it (``adc``)."""
+        e = self.cell_read_energy_j()
+        adc = self.p.get("adc", {})
+        if adc.get("model") == "circuit" and adc.get("type") in CURRENT_INPUT_ADCS:
+            tech = self.need_tech("adc", "circuit")
+            return {"array": e, "adc": e * tech.stock("mirror_ratio") * tech.vdd / self.line_voltage()}
+        return {"array": e}
 
     def cell_read_energy_j(self) -> float:
         """Energy of one device read: preset value, or V^2 * (f_g g_max) * (f_x t_read)."""

@@ -140,8 +140,9 @@ def test_validate_tables():
     assert _msg(lambda: c.validate(_raw(adc=3), "f.toml")) == "f.toml: [adc] (table): expected a table, got 3"
     assert _msg(lambda: c.validate(_raw(tile=3), "f.toml")) == "f.toml: [tile] (table): expected a table, got 3"
     assert _msg(lambda: c.validate(_raw(adc={"zz": 1}), "f.toml")) == (
-        "f.toml: [adc] zz: expected one of ['area', 'conversion_time', 'energy', 'envelope', 'model', "
-        "'overlaps_integration', 'ref_bits', 'sample_rate', 'time_scaling'], got 'unknown key'")
+            "f.toml: [adc] zz: expected one of ['area', 'conversion_time', 'energy', 'energy_supply', 'envelope', "
+            "'model', 'overlaps_integration', 'ref_bits', 'reference_voltage', 'sample_rate', 'time_scaling', "
+            "'type', 'unit_capacitance'], got 'unknown key'")
     for sec, key in [("hardware", "name"), ("tile", "family"), ("tile", "rows"), ("tile", "cols"),
                      ("chip", "tiles_per_chip")]:
         raw = _raw()
