@@ -6,6 +6,7 @@
     analogc hw                      # hardware presets
     analogc evaluate / tradeoff     # Monte Carlo accuracy of the deployed model, energy vs accuracy
     analogc sweep                   # energy per inference and per MAC across model sizes
+    analogc validate                # estimated vs published TOPS/W of measured chips
     analogc --version
 
 One module per command (``report`` with ``models``, ``hw``, ``evaluate`` with ``tradeoff``,
@@ -24,6 +25,7 @@ from analogc.cli.evaluate import add_evaluate_parser, add_tradeoff_parser
 from analogc.cli.hw import add_hw_parser
 from analogc.cli.report import add_models_parser, add_report_parser
 from analogc.cli.sweep import add_sweep_parser
+from analogc.cli.validate import add_validate_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -36,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"analogc {__version__}")
     sub = p.add_subparsers(dest="command")
     for add in (add_report_parser, add_models_parser, add_hw_parser, add_evaluate_parser,
-                add_tradeoff_parser, add_sweep_parser):
+                add_tradeoff_parser, add_sweep_parser, add_validate_parser):
         add(sub)
     return p
 
