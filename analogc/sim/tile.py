@@ -671,7 +671,7 @@ class AnalogMVM(nn.Module):
         anything but the weight changed."""
         err = self._dev_error
         old = self._cache_key
-        if (err is None or not self.training or old is None or old[2:] != key[2:] or self._w_factor != 1.0
+        if (err is None or not self.training or old is None or old[2:] != key[2:]
                 or self._updates >= self.REPROGRAM_EVERY):
             return False
         w = self._w_eff  # overwritten in place (no temporaries); a full programming replaces it
@@ -690,6 +690,8 @@ class AnalogMVM(nn.Module):
             w.addcmul_(torch.take(stds, lv), self.pool.take(w.numel(), self.dev_gen, w.dtype).view_as(w))
         else:
             w.add_(err)
+        if self._w_factor != 1.0:  # the copy is kept pre-divided by the ADC step (_programmed_dev)
+            w.div_(self._w_factor)
         self._updates += 1
         self._cache_key = key
         return True

@@ -71,3 +71,28 @@ def test_fixed_keeps_the_last_programming_error():
 def test_bad_mode_is_one_line():
     with pytest.raises(AnalogcError, match="train_device_noise: expected 'fixed' or 'fresh'"):
         analogc.deploy(nn.Linear(4, 4), "pcm-hermes", seed=0, train_device_noise="new")
+
+
+@pytest.mark.parametrize("mode", ["fixed", "fresh"])
+def test_update_path_with_an_adc_scaled_copy(mode):
+    """converter_passes="recombined" keeps the programmed copy divided by the ADC step: an update
+    writes the new weight plus the device error in that scale (not a full programming)."""
+    torch.manual_seed(0)
+    lin = nn.Linear(256, 512)
+    am = analogc.deploy(lin, "pcm-hermes", seed=3, train_device_noise=mode, converter_passes="recombined",
+                        calibration=[torch.randn(16, 256)]).train()
+    x = torch.randn(4, 256)
+    am(x)
+    lay = analog_layers(am)[0]
+    assert lay._w_factor != 1.0
+    e_full = (lay._w_eff[0] * lay._w_factor - lay.weight.detach().t() / lay._col_scale[0]).clone()
+    with torch.no_grad():
+        am.weight.mul_(1.01)
+    am(x)
+    assert lay._updates == 1  # the update path ran
+    e_new = lay._w_eff[0] * lay._w_factor - lay.weight.detach().t() / lay._col_scale[0]
+    if mode == "fixed":
+        assert torch.allclose(e_new, e_full, atol=1e-5)
+    else:
+        assert float(e_new.std()) == pytest.approx(float(e_full.std()), rel=0.05)
+        assert abs(float(torch.corrcoef(torch.stack([e_new.flatten(), e_full.flatten()]))[0, 1])) < 0.2
