@@ -51,6 +51,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from analogc.scaling import families
     from analogc.sweep import check_hardware, parse_vary
 
+    if args.anderson:
+        return _cmd_anderson(args)
     if args.seq_len is not None and args.seq_len < 1:
         raise AnalogcError(f"--seq-len: expected a positive integer, got {args.seq_len}")
     if args.workers is not None and args.workers < 1:
@@ -106,6 +108,73 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_anderson(args: argparse.Namespace) -> int:
+    """``analogc sweep --anderson``: Anderson et al.'s claims under the anderson-2023 preset
+    and the ablation of its assumptions (analogc.scaling.anderson)."""
+    from analogc.cli.common import check_out_file
+    from analogc.scaling import anderson
+
+    if args.model or args.family or args.vary or args.set or args.hw:
+        raise AnalogcError("--anderson takes no models, --family, --hw, --set or --vary "
+                           "(it runs the anderson-2023 preset and its ablation)")
+    if args.out:
+        check_out_dir(args.out)
+    if args.html:
+        check_out_file(args.html, "--html")
+    claims = anderson.claims()
+    ab = anderson.ablation()
+    carried = anderson.carried(ab)
+    if args.format == "csv":
+        sys.stdout.write(ab.to_csv(index=False))
+    elif args.format == "json":
+        sys.stdout.write(json_dumps({"claims": claims.to_dict(orient="records"),
+                                     "ablation": ab.to_dict(orient="records")}, indent=2) + "\n")
+    else:
+        from rich.table import Table
+
+        t = Table(title="Anderson et al. 2023 under anderson-2023: advantage vs 300 fJ/MAC", title_justify="left")
+        for c in ("claim", "model", "params", "MACs", "paper", "measured"):
+            t.add_column(c, justify="left" if c in ("claim", "model") else "right")
+        for r in claims.itertuples(index=False):
+            t.add_row(r.claim, r.model, f"{r.params:.3g}", f"{r.macs:.3g}", f"×{r.paper:g}", f"×{r.measured:.3g}")
+        console().print(t)
+        t = Table(title="factor each assumption carries (advantage with it / with analogc's model)",
+                  title_justify="left")
+        t.add_column("model")
+        labels = [lab for lab, _ in anderson.ABLATION[1:]]
+        for lab in labels:
+            t.add_column(lab, justify="right")
+        for m, sub in carried.groupby("model", sort=False):
+            f = sub.set_index("replaced")["factor_carried"]
+            t.add_row(m, *[f"×{f[lab]:.3g}" for lab in labels])
+        console().print(t)
+    written: list[Any] = []
+    try:
+        if args.out:
+            from analogc.scaling.plots import write_figures
+
+            out = Path(args.out)
+            written += [write_atomic(out / "anderson_claims.csv", claims.to_csv(index=False)),
+                        write_atomic(out / "anderson_ablation.csv", ab.to_csv(index=False)),
+                        write_atomic(out / "anderson_carried.csv", carried.to_csv(index=False))]
+            written += write_figures({"anderson_ablation": anderson.ablation_figure(ab)}, out)
+        if args.html:
+            from analogc.estimate.render import _fig_png, html_document
+
+            doc = html_document("Optical Transformers (Anderson et al. 2023) reproduced by analogc", [
+                ("Claims at the sizes the paper names", [("table", claims)]),
+                ("Which assumption carries the claim", [("png", _fig_png(anderson.ablation_figure(ab))),
+                                                        ("table", carried)]),
+                ("Ablation rows", [("table", ab[["variant", "model", "params", "macs", "energy_per_mac_j",
+                                                 "advantage_vs_300fJ", "advantage_vs_gpu"]])])])
+            written.append(write_atomic(Path(args.html), doc))
+    except OSError as e:
+        raise AnalogcError(f"cannot write {e.filename or ''} ({e.strerror or e})") from None
+    if written and args.format == "table":
+        print(f"wrote {', '.join(str(w) for w in written)}")
+    return 0
+
+
 def add_sweep_parser(sub: Any) -> None:
     """``analogc sweep [MODEL ...] [--hw NAME|FILE]... [--out DIR] [--format ...]``."""
     p = sub.add_parser("sweep", help="energy per inference and per MAC across model sizes "
@@ -122,6 +191,9 @@ def add_sweep_parser(sub: Any) -> None:
     p.add_argument("--vary", action="append", metavar="KEY=A..B|KEY=V1,V2",
                    help="price every value of a hardware parameter, e.g. adc_bits=4..10 "
                    "(repeatable: every combination)")
+    p.add_argument("--anderson", action="store_true",
+                   help="reproduce Anderson et al. 2023 (Optical Transformers) under the anderson-2023 "
+                   "preset and ablate its assumptions")
     p.add_argument("--workers", type=int, help="processes (default: the machine's cores)")
     p.add_argument("--html", metavar="FILE", help="one self-contained HTML report (tables and plots)")
     p.add_argument("--unit-per-layer", action="store_true",

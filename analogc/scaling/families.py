@@ -26,8 +26,9 @@ Rules (``FAMILIES[name].rule`` says the same):
   (224 L / 32: tokens ~ L^2, modelling choice, in the spirit of the resolution increases
   of fine-tuning, Dosovitskiy et al. Sec. 3.2) up to the depth cap of 128 layers (896x896),
   then the width alone; below one layer at 224 the image shrinks down to 16x16 pixels.
-* ``mlp``: the zoo's MNIST MLP (784 -> w -> w -> 10) scaled in width only (modelling
-  choice: no published scaling rule for MLPs), batch 1.
+* ``mlp``: the zoo's MNIST MLP (784 -> w -> w -> 10) scaled in width (modelling choice: no
+  published scaling rule for MLPs), batch 1; past w = 2^30 (a float32 w x w weight larger
+  than that overflows torch's storage size, even on the meta device) in depth.
 * ``module:factory``: the user's ``factory(size)``, called with the target MACs (an int);
   it returns a ``torch.nn.Module`` (Hugging Face models get inputs from their config), a
   ``(module, example_inputs)`` pair, an :class:`~analogc.ir.Graph` or a model string.
@@ -87,8 +88,8 @@ def _vit_macs(c: dict[str, int]) -> float:
 
 
 def _mlp_macs(c: dict[str, int]) -> float:
-    w = c["width"]
-    return 784 * w + w * w + 10 * w
+    w, h = c["width"], c["hidden_layers"]
+    return 784 * w + (h - 1) * w * w + 10 * w
 
 
 def _llama_ff(d: int) -> int:
@@ -132,11 +133,15 @@ def _vit_candidates() -> list[dict[str, int]]:
     return out
 
 
+MLP_MAX_WIDTH = 2 ** 30  # a float32 w x w weight past ~3e9 overflows torch's storage size, even on meta
+
+
 def _mlp_candidates() -> list[dict[str, int]]:
     out, w = [], 1.0
-    while w < 1e10:
-        out.append(dict(width=int(round(w))))
+    while w < MLP_MAX_WIDTH:
+        out.append(dict(width=int(round(w)), hidden_layers=2))
         w *= 2 ** 0.125
+    out += [dict(width=MLP_MAX_WIDTH, hidden_layers=h) for h in range(3, 65)]
     return [dict(t) for t in {tuple(c.items()) for c in out}]
 
 
@@ -212,12 +217,12 @@ def _build_mlp(c: dict[str, int]) -> Any:
     from analogc.frontends.torch import trace_module
     from analogc.frontends.zoo import MLP
 
-    w = c["width"]
+    w, h = c["width"], c["hidden_layers"]
     with torch.device("meta"):
-        m = MLP((784, w, w, 10))
-    g = trace_module(m, (torch.zeros(1, 784, device="meta"),), name=f"mlp-w{w}")
+        m = MLP((784, *([w] * h), 10))
+    g = trace_module(m, (torch.zeros(1, 784, device="meta"),), name=f"mlp-w{w}" + (f"-h{h}" if h != 2 else ""))
     g.source = "family:mlp"
-    g.meta.update({"family": "mlp", "decoder": False, "n_layers": 3, "batch": 1})
+    g.meta.update({"family": "mlp", "decoder": False, "n_layers": h + 1, "batch": 1})
     return g
 
 
@@ -229,7 +234,7 @@ _RULES = {
     "vit": "ViT encoders: d = 64 L, head dim 64, MLP 4d, patch 16 at 224x224 up to ViT-H's 32 layers "
            "(Dosovitskiy et al. 2021 Table 1); beyond, image side 224 L/32 to 128 layers, then width "
            "(modelling choice)",
-    "mlp": "MNIST MLP 784-w-w-10 scaled in width (modelling choice: no published rule)",
+    "mlp": "MNIST MLP 784-w-w-10 scaled in width to 2^30, then depth (modelling choice: no published rule)",
 }
 
 FAMILIES: dict[str, Family] = {

@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pandas as pd
 from analogc.fileio import write_atomic
 
 #: the plots :func:`sweep_figures` makes, in the order reports show them
-PLOTS = ("energy_per_mac", "advantage", "breakdown", "latency_throughput")
+PLOTS = ("energy_per_mac", "advantage", "breakdown", "latency_throughput", "physical_size")
 
 
 def _plt() -> Any:
@@ -125,8 +126,13 @@ def latency_figure(df: pd.DataFrame) -> Any:
 
 def sweep_figures(df: pd.DataFrame) -> dict[str, Any]:
     """The sweep's plots as matplotlib figures, keyed by :data:`PLOTS` names."""
+    from analogc.scaling.physical import physical_figure
+
+    lo, hi = float(df["params"].min()), float(df["params"].max())
+    params = [10 ** (math.log10(lo) + (math.log10(max(hi, 1e15)) - math.log10(lo)) * i / 40) for i in range(41)]
     return {"energy_per_mac": energy_per_mac_figure(df), "advantage": advantage_figure(df),
-            "breakdown": breakdown_figure(df), "latency_throughput": latency_figure(df)}
+            "breakdown": breakdown_figure(df), "latency_throughput": latency_figure(df),
+            "physical_size": physical_figure(df, params)}
 
 
 def figure_bytes(fig: Any, fmt: str = "png", dpi: int = 100) -> bytes:
