@@ -175,7 +175,7 @@ def test_h100_power_rises_with_batch_like_the_measurement(priced):
 
 def test_a100_batch1_pytorch_is_a_documented_miss(priced):
     """A100, batch-1 PyTorch (ML.ENERGY v1): measured 194 W and 4.35 J/token. The GPU idles
-    between eagerly launched kernels (22.5 ms per token against a 8.3 ms weight-streaming
+    between eagerly launched kernels (22.5 ms per token against an 8.2 ms weight-streaming
     roofline), which the model has no term for: it charges more power (asserted 1.0-1.5x the
     measurement) over a much shorter time, and lands below the measured energy (0.3-0.8x).
     The A100's streaming power is itself unverified (a100.toml)."""
