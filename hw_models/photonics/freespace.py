@@ -5,14 +5,17 @@ parts), inputs are written by a modulator array and fanned out optically to ever
 and each output is read by ``devices_per_cell`` detectors (a balanced pair) followed by an
 ADC. A detector needs a fixed number of photons for its output precision —
 ``snr_margin * 4^output_bits`` photoelectrons at the shot-noise limit, over the quantum
-efficiency — and that light is the sum over the ``d`` inputs of its dot product, so the
+efficiency, or the receiver's thermal floor ``detector_energy * 2^bits`` when the preset
+states one and it is higher (as for the MZI mesh) — and that light is the sum over the ``d`` inputs of its dot product, so the
 optical energy per MAC is ``E_detector / d``: the 1/d scaling. ``photons_per_mac`` instead
 fixes the photons per MAC at the detectors, as in the experiments of Wang et al.
 Nat. Commun. 13:123 (2022), which removes the 1/d gain. Either way the deployed model draws
 the shot noise of exactly the photons priced here (:mod:`hw_models.photonics.optics`).
 
 The source supplies that light through ``optical_loss`` at ``wall_plug_efficiency``. Weight
-reloads rewrite the SLM (``slm_update_time``, ``slm_power`` during it). Area is pixels x pitch^2.
+reloads rewrite the SLM (``slm_update_time``, ``slm_power`` during it); with ``weights =
+"modulators"`` (an integrated crossbar of weight modulators) each weight device is one DAC
+conversion and one modulator charge. Area is pixels x pitch^2.
 
 Example::
 
@@ -37,6 +40,7 @@ Q = lambda dim: ("q", dim)  # noqa: E731
 
 class FreeSpaceOptics(OpticalFamily):
     name = "freespace"
+    device_table = "freespace"
     noise_models = ("freespace", "ideal")
     sections = {
         "freespace": {
@@ -44,6 +48,9 @@ class FreeSpaceOptics(OpticalFamily):
             "slm_static_power": Q("power"), "optical_loss": Q("decibel"),
             "modulator_energy": Q("energy"), "tia_energy": Q("energy"), "symbol_rate": Q("frequency"),
             "photons_per_mac": Q("count"),
+            # what holds the weights: SLM pixels (rewritten by frames) or one electro-optic
+            # modulator per weight device, each held by its own DAC (an integrated crossbar)
+            "weights": ("choice", ("slm", "modulators")),
         },
         "optics": OPTICS_SECTION,
     }
@@ -69,16 +76,27 @@ class FreeSpaceOptics(OpticalFamily):
     def photons_per_output(self, rows_used: int) -> float:
         if self.photons_per_mac is not None:
             return self.photons_per_mac * rows_used
-        return self.detectors_per_output * self.shot_noise_photons()
+        return self.detectors_per_output * self.detector_photons()
+
+    def detector_photons(self) -> float:
+        """Photons one detector needs per output: the shot-noise floor, or the receiver's
+        thermal floor ``[optics] detector_energy * 2^bits`` when a preset states it and it is
+        higher (as for the MZI mesh)."""
+        thermal = self.q("optics", "detector_energy", 0.0) * 2 ** self.hw.output_bits
+        return max(self.shot_noise_photons(), thermal / self.photon_j)
 
     # -- cost view ----------------------------------------------------------------------
+    @property
+    def weight_modulators(self) -> bool:
+        """Weights held by per-weight modulators (``[freespace] weights = "modulators"``)."""
+        return self.p.get("freespace", {}).get("weights", "slm") == "modulators"
+
     def unit_energies(self) -> dict[str, dict[str, float]]:
+        if self.weight_modulators:  # one DAC conversion and one modulator charge per weight device
+            return {**super().unit_energies(),  # DAC, modulator, detector + TIA, ADC, light (optics.py)
+                    "weight_write": {"programming": self.dac_energy_j() + self.modulation_energy_j()}}
         frame = self.q("freespace", "slm_power") * self.q("freespace", "slm_update_time")
         return {**super().unit_energies(),
-                "dac_conversion": {"dac": self.dac_energy_j()},
-                "modulation": {"dac": self.q("freespace", "modulator_energy")},
-                "detection": {"adc": self.q("freespace", "tia_energy")},
-                "adc_conversion": {"adc": self.adc.energy_j},
                 "slm_frame": {"programming": frame}}
 
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
@@ -87,11 +105,14 @@ class FreeSpaceOptics(OpticalFamily):
                 "photon": cols_used * self.photons_per_output(rows_used)}
 
     def actions_to_program(self, cells: float) -> dict[str, float]:
-        """An SLM frame rewrites all pixels at once: charge the frame's share for ``cells``."""
+        """An SLM frame rewrites all pixels at once: charge the frame's share for ``cells``;
+        per-weight modulators: one write per weight device."""
+        if self.weight_modulators:
+            return {"weight_write": cells * self.tile.devices_per_cell}
         return {"slm_frame": cells / (self.tile.rows * self.tile.cols)}
 
     def pass_time_s(self, rows_used: int, cols_used: int) -> float:
-        symbol = 1.0 / self.q("freespace", "symbol_rate")
+        symbol = 1.0 / self.symbol_rate_hz
         t_adc = self.adc.conversion_time_s * -(-cols_used // self.n_adc)
         return max(symbol, t_adc) if self.adc.overlaps_integration else symbol + t_adc
 
@@ -99,6 +120,10 @@ class FreeSpaceOptics(OpticalFamily):
         return self.q("freespace", "slm_static_power", 0.0)
 
     def program_time_s(self) -> float:
+        """An SLM frame; per-weight modulators: their DACs update in parallel within one symbol
+        (modelling choice: electro-optic weight modulators, no thermal settling)."""
+        if self.weight_modulators:
+            return 1.0 / self.symbol_rate_hz
         return self.q("freespace", "slm_update_time")
 
     def tile_area_m2(self) -> float:
@@ -116,4 +141,8 @@ class FreeSpaceOptics(OpticalFamily):
         keys = {("tile", "devices_per_cell")}  # detectors per output share the read-out noise
         if self.photons_per_mac is not None:
             return keys | {("freespace", "photons_per_mac"), ("optics", "detector_quantum_efficiency")}
+        thermal = self.q("optics", "detector_energy", 0.0) * 2 ** self.hw.output_bits
+        if thermal > self.shot_noise_photons() * self.photon_j:  # receiver-limited: more light
+            return keys | {("optics", "detector_energy"), ("optics", "detector_quantum_efficiency"),
+                           ("optics", "wavelength")}
         return keys | {("optics", "snr_margin")}

@@ -50,6 +50,7 @@ Q = lambda dim: ("q", dim)  # noqa: E731
 
 class MZIMesh(OpticalFamily):
     name = "mzi"
+    device_table = "mzi"
     noise_models = ("mzi", "ideal")
     sections = {
         "mzi": {
@@ -94,11 +95,7 @@ class MZIMesh(OpticalFamily):
 
     # -- cost view ----------------------------------------------------------------------
     def unit_energies(self) -> dict[str, dict[str, float]]:
-        return {**super().unit_energies(),
-                "dac_conversion": {"dac": self.dac_energy_j()},
-                "modulation": {"dac": self.q("mzi", "modulator_energy")},
-                "detection": {"adc": self.q("mzi", "tia_energy")},
-                "adc_conversion": {"adc": self.adc.energy_j},
+        return {**super().unit_energies(),  # DAC, modulator, detector + TIA, ADC, light (optics.py)
                 "shifter_write": {"programming": self.q("mzi", "shifter_program_energy")}}
 
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
@@ -110,7 +107,7 @@ class MZIMesh(OpticalFamily):
         return {"shifter_write": cells * 2 * self.mzis / (self.n * self.n)}
 
     def pass_time_s(self, rows_used: int, cols_used: int) -> float:
-        symbol = 1.0 / self.q("mzi", "symbol_rate")
+        symbol = 1.0 / self.symbol_rate_hz
         t_adc = self.adc.conversion_time_s * -(-cols_used // self.n_adc)
         return max(symbol, t_adc) if self.adc.overlaps_integration else symbol + t_adc
 
