@@ -238,8 +238,7 @@ def sweep_html(df: pd.DataFrame, title: str = "analogc scaling sweep",
     from analogc.scaling.plots import sweep_figures
 
     cols = [c for c in _SWEEP_HTML_COLS if c in df.columns]
-    comps = [c for c in df.columns if c.startswith("energy_") and c.endswith("_j") and c != "energy_j"
-             and (df[c] > 0).any()]
+    comps = [f"energy_{c}_j" for c in COMPONENTS if f"energy_{c}_j" in df and (df[f"energy_{c}_j"] > 0).any()]
     figs = sweep_figures(df)
     sections = [("Results", [("text", "one row per model x hardware x setting; advantage = baseline "
                               "energy / this energy (> 1: this hardware wins)"), ("table", df[cols])]),
