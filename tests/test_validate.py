@@ -40,23 +40,23 @@ def test_pricing_reproduces_the_hand_computation():
     r = v.validate_chip(FIXED)
     m = r.main
     assert m.macs == TILES * K * N * VECTORS
-    assert m.estimated_tops_per_w == pytest.approx(_fixed_tops_per_w(), rel=1e-9)  # 33.86
-    assert m.published_tops_per_w == 30 and m.ratio == pytest.approx(_fixed_tops_per_w() / 30)
+    assert m.estimated_tops_per_w == pytest.approx(_fixed_tops_per_w(), rel=1e-9, abs=0)  # 33.86
+    assert m.published_tops_per_w == 30 and m.ratio == pytest.approx(_fixed_tops_per_w() / 30, abs=0)
     assert m.within
     # breakdown inside the boundary, as fractions of it
     e = K * 0.5e-12 + K * N * D * 10e-15 + N * 2e-12
-    assert m.breakdown["adc"] == pytest.approx(N * 2e-12 / e)
-    assert m.breakdown["dac"] == pytest.approx(K * 0.5e-12 / e)
-    assert m.energy_j == pytest.approx(TILES * VECTORS * e)
+    assert m.breakdown["adc"] == pytest.approx(N * 2e-12 / e, abs=0)
+    assert m.breakdown["dac"] == pytest.approx(K * 0.5e-12 / e, abs=0)
+    assert m.energy_j == pytest.approx(TILES * VECTORS * e, abs=0)
     # TOPS/mm2: each vector a 10-ns read then a 10-ns conversion; 4 tiles of 0.1 mm2
     ops = 2 * TILES * K * N * VECTORS
-    assert m.latency_s == pytest.approx(VECTORS * 20e-9)
-    assert m.estimated_tops_per_mm2 == pytest.approx(ops / (VECTORS * 20e-9) / 0.4e-6 / 1e18)
+    assert m.latency_s == pytest.approx(VECTORS * 20e-9, abs=0)
+    assert m.estimated_tops_per_mm2 == pytest.approx(ops / (VECTORS * 20e-9) / 0.4e-6 / 1e18, abs=0)
     assert m.published_tops_per_mm2 == 2
     # the second point: hw_models.load(path, adc_bits=4)
     (p,) = r.points
     assert p.name == "4-bit ADC" and p.overrides == {"adc_bits": 4}
-    assert p.estimated_tops_per_w == pytest.approx(_fixed_tops_per_w(4), rel=1e-9)  # 67.19
+    assert p.estimated_tops_per_w == pytest.approx(_fixed_tops_per_w(4), rel=1e-9, abs=0)  # 67.19
     assert p.published_tops_per_w == 90 and p.published_tops_per_mm2 is None
     assert r.published_breakdown == {"adc": 0.5, "array": 0.35, "dac": 0.15}
 
@@ -75,27 +75,27 @@ def test_ops_per_mac_is_the_papers_convention(tmp_path):
     f = tmp_path / "one-op.toml"
     f.write_text(FIXED.read_text().replace("ops_per_mac = 2", "ops_per_mac = 1"))
     m = v.validate_chip(f).main
-    assert m.estimated_tops_per_w == pytest.approx(_fixed_tops_per_w() / 2, rel=1e-9)
-    assert m.estimated_tops_per_mm2 == pytest.approx(v.validate_chip(FIXED).main.estimated_tops_per_mm2 / 2)
+    assert m.estimated_tops_per_w == pytest.approx(_fixed_tops_per_w() / 2, rel=1e-9, abs=0)
+    assert m.estimated_tops_per_mm2 == pytest.approx(v.validate_chip(FIXED).main.estimated_tops_per_mm2 / 2, abs=0)
 
 
 def test_circuit_adc_and_a_supply_point_follow_the_component_model():
     r = v.validate_chip(SAR)
     e0 = _sar_energy(Technology(node_m=65e-9))
-    assert r.main.estimated_tops_per_w == pytest.approx(2 * K * N / e0 / 1e12, rel=1e-9)
+    assert r.main.estimated_tops_per_w == pytest.approx(2 * K * N / e0 / 1e12, rel=1e-9, abs=0)
     (p,) = r.points  # "technology.supply_voltage" = "0.8 V": the SAR at 0.8 V, the fixed energies not
     e1 = _sar_energy(Technology(node_m=65e-9, supply_v=0.8))
-    assert p.estimated_tops_per_w == pytest.approx(2 * K * N / e1 / 1e12, rel=1e-9)
+    assert p.estimated_tops_per_w == pytest.approx(2 * K * N / e1 / 1e12, rel=1e-9, abs=0)
     assert p.estimated_tops_per_w > r.main.estimated_tops_per_w
 
 
 def test_sensitivity_flags_what_matters_and_not_what_cannot():
     rows = {s.constant: s for s in v.sensitivity(SAR)}
     uc = rows["unit_capacitance"]
-    assert uc.matters and uc.low == pytest.approx(0.5) and uc.high == pytest.approx(2.0) and uc.unit == "fF"
+    assert uc.matters and uc.low == pytest.approx(0.5, abs=0) and uc.high == pytest.approx(2.0, abs=0) and uc.unit == "fF"
     e0 = _sar_energy(Technology(node_m=65e-9))
     e_hi = _sar_energy(Technology(node_m=65e-9, values={"unit_capacitance": 2e-15}))
-    assert uc.change_high == pytest.approx(e0 / e_hi - 1, rel=1e-6)
+    assert uc.change_high == pytest.approx(e0 / e_hi - 1, rel=1e-6, abs=0)
     assert uc.change_high < -0.1
     cco = rows["cco_stages"]  # a ring-oscillator constant on a SAR chip
     assert not cco.matters and cco.change_low == 0 and cco.change_high == 0
@@ -124,7 +124,7 @@ def test_summary_counts_and_geometric_mean(tmp_path):
     s = v.summary(res)
     r1, r2 = _fixed_tops_per_w() / 30, _fixed_tops_per_w() / 100
     assert s["chips"] == 2 and s["chips_within"] == 1
-    assert s["geomean_error"] == pytest.approx(math.exp((abs(math.log(r1)) + abs(math.log(r2))) / 2) - 1)
+    assert s["geomean_error"] == pytest.approx(math.exp((abs(math.log(r1)) + abs(math.log(r2))) / 2) - 1, abs=0)
     assert not s["geomean_met"]
     assert s["points"] == 2 and s["points_within"] == 2
     assert s["missed"] == ["off"]
@@ -142,13 +142,13 @@ def test_cli_table_csv_json_plot_and_out(tmp_path, capsys):
     assert main(["validate", str(FIXED), str(SAR), "--format", "csv"]) == 0
     df = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert list(df["point"]) == ["main", "4-bit ADC", "main", "0.8 V"]
-    assert df["estimated_tops_per_w"][0] == pytest.approx(_fixed_tops_per_w())
+    assert df["estimated_tops_per_w"][0] == pytest.approx(_fixed_tops_per_w(), abs=0)
     assert df["pub_share_adc"][0] == 0.5 and df["within_30pct"][0]
 
     assert main(["validate", str(FIXED), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["summary"]["chips"] == 1
-    assert doc["chips"][0]["main"]["estimated_tops_per_w"] == pytest.approx(_fixed_tops_per_w())
+    assert doc["chips"][0]["main"]["estimated_tops_per_w"] == pytest.approx(_fixed_tops_per_w(), abs=0)
     assert doc["chips"][0]["points"][0]["name"] == "4-bit ADC"
 
     png, svg, out_dir = tmp_path / "v.png", tmp_path / "v.svg", tmp_path / "out"
@@ -205,7 +205,7 @@ def test_bit_slices_take_one_tile_each(tmp_path):
     m = v.validate_chip(f).main
     assert m.analogc_tiles == 2 * TILES
     e = 2 * (K * 0.5e-12 + K * N * D * 10e-15 + N * 2e-12)
-    assert m.estimated_tops_per_w == pytest.approx(2 * K * N / e / 1e12, rel=1e-9)
+    assert m.estimated_tops_per_w == pytest.approx(2 * K * N / e / 1e12, rel=1e-9, abs=0)
 
 
 def test_shipped_chip_files_run():
