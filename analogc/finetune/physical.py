@@ -281,6 +281,24 @@ class DeployedSystem:
         return am
 
 
+    def evaluate(self, model: nn.Module, batches: Iterable[Any], *, seeds: Iterable[int] = range(100, 105),
+                 metric: Any = "accuracy") -> dict[str, Any]:
+        """``model`` on this physical chip, reprogrammed once per seed (programming and read
+        noise; the fixed mismatches stay): the metric's ``{"mean", "std", "values", "n"}``
+        (metric as :func:`analogc.finetune.evaluate.metric_value` takes it)."""
+        from analogc.finetune.evaluate import metric_value, summary
+        batches = list(batches)
+        if not batches:
+            raise AnalogcError("physical system: evaluate: expected at least one batch, got none")
+        if self.calibration is None:
+            self.calibration = batches[:1]
+        vals = []
+        with torch.no_grad():
+            for s in seeds:
+                vals.append(metric_value(self.instance(model, seed=int(s)), batches, metric, reference=model))
+        return summary(vals)
+
+
 def mismatched_system(plan: Any, *, seed: int, twin: str = "digital", calibration: Iterable[Any] | None = None,
                       **mismatch: Any) -> DeployedSystem:
     """A :class:`DeployedSystem` on ``plan`` with the named mismatch strengths

@@ -121,6 +121,9 @@ class LoRA(Method):
         self.model = deploy_adapted(self.digital, ctx.plan, seed=ctx.seed, calibration=self.calibration,
                                     **self.deploy_opts)
         self.model.train()
+        #: the plan of the adapted model (base on tiles, adapters digital): deploy the exported
+        #: model with this plan, not the original model's (its module paths differ)
+        self.export_plan = self.model.analogc_plan
         self._steps = 0
         for n, p in self.model.named_parameters():  # only the adapters train
             p.requires_grad_("lora_" in n)
