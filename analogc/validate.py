@@ -393,17 +393,39 @@ def render_table(results: Sequence[ChipResult], console: Any) -> None:
 
 
 def render_sensitivity(rows: Sequence[Sensitivity], console: Any) -> None:
+    """Chip x constant: the TOPS/W change at the low / high end of the constant's range, bold
+    where it exceeds the threshold; ``*`` where the chip file sets the constant itself."""
     from rich.table import Table
 
-    t = Table(title=f"sensitivity: TOPS/W change with each stock constant at the ends of its published range "
-                    f"(> {SENSITIVITY_THRESHOLD:.0%} marked)")
-    for col in ("chip", "constant", "low", "high", "at low", "at high", f"> {SENSITIVITY_THRESHOLD:.0%}", "note"):
-        t.add_column(col)
-    for s in rows:
-        t.add_row(s.chip, s.constant, "" if s.low is None else f"{s.low:g} {s.unit}",
-                  "" if s.high is None else f"{s.high:g} {s.unit}", _pct(s.change_low), _pct(s.change_high),
-                  "[bold]yes[/]" if s.matters else "", s.note)
+    consts = list(dict.fromkeys(s.constant for s in rows))
+    chips = list(dict.fromkeys(s.chip for s in rows))
+    cell = {(s.chip, s.constant): s for s in rows}
+    t = Table(title=f"sensitivity: % change of the estimated TOPS/W at the low / high end of each stock "
+                    f"constant's published range (bold: > {SENSITIVITY_THRESHOLD:.0%}; *: set by the chip file; "
+                    f"·: no change; –: no published range, not varied)")
+    t.add_column("chip", no_wrap=True)
+    for c in consts:
+        t.add_column(c.replace("_", " "), justify="right", overflow="fold")
+    for chip in chips:
+        vals = []
+        for c in consts:
+            s = cell.get((chip, c))
+            if s is None:
+                vals.append("")
+                continue
+            mark = "*" if s.set_by_file else ""
+            if s.change_low is None:
+                vals.append(f"{mark}–")
+                continue
+            lo, hi = round(100 * s.change_low), round(100 * s.change_high)
+            txt = f"{mark}{lo:+d}/{hi:+d}" if (lo or hi) else f"{mark}·"
+            vals.append(f"[bold]{txt}[/]" if s.matters else txt)
+        t.add_row(chip, *vals)
     console.print(t)
+    for chip in chips:
+        big = [s.constant for s in rows if s.chip == chip and s.matters]
+        console.print(f"  {chip}: " + (", ".join(big) if big else "no stock constant")
+                      + f" moves the estimate by more than {SENSITIVITY_THRESHOLD:.0%}")
 
 
 def plot(results: Sequence[ChipResult], path: str | Path) -> Path:
