@@ -22,8 +22,9 @@ class TileSpec:
     ``rows`` is the input vector length a tile accepts (word lines, MZI mesh size, SLM
     columns), ``cols`` the outputs it produces. A weight of ``weight_bits`` is stored in
     ``slices = ceil(weight_bits / cell_bits)`` bit slices, each on its own tile, whose outputs
-    are shift-added digitally; each weight position of a slice uses ``devices_per_cell``
-    devices (2 for a differential pair).
+    are shift-added digitally — or, with ``analog_slices``, combined in the analog domain
+    (binary-weighted charge sharing, a C-2C ladder) before one conversion per output; each
+    weight position of a slice uses ``devices_per_cell`` devices (2 for a differential pair).
     """
 
     family: str
@@ -34,6 +35,7 @@ class TileSpec:
     devices_per_cell: int = 1
     static_weights: bool = True  # holds a programmed weight between uses
     dynamic_operands: bool = False  # can take an activation as "weight" (with a write cost)
+    analog_slices: bool = False  # slices combined before the ADC ([tile] slice_combining = "analog")
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -46,6 +48,11 @@ class TileSpec:
     @property
     def slices(self) -> int:
         return math.ceil(self.weight_bits / self.cell_bits)
+
+    @property
+    def converted_slices(self) -> int:
+        """Slices converted (and shift-added) one by one: 1 when they are combined in analog."""
+        return 1 if self.analog_slices else self.slices
 
     @property
     def cells_per_weight(self) -> int:

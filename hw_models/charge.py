@@ -83,7 +83,8 @@ class ChargeCrossbar(TileFamily):
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
         k = self.input_cycles
         return {"dac_conversion": rows_used * k, "cap_switch": rows_used * cols_used * k,
-                "adc_conversion": cols_used * k, "shift_add": cols_used * (k - 1)}
+                "adc_conversion": cols_used * k * self.conversions_share,
+                "shift_add": cols_used * (k - 1) * self.conversions_share}
 
     def pass_time_s(self, rows_used: int, cols_used: int) -> float:
         per_adc = math.ceil(cols_used / self.n_adc)
@@ -125,7 +126,7 @@ class ChargeCrossbar(TileFamily):
             for s in range(bits.shape[0]):
                 bits[s].mul_(1 + sigma * torch.randn(bits[s].shape, generator=gen, dtype=bits.dtype))
         state = Programmed(bits, sig, scale)
-        return state if per_slice else Programmed(state.recombined()[None], torch.ones(1), scale)
+        return state if per_slice and not self.tile.analog_slices else Programmed(state.recombined()[None], torch.ones(1), scale)
 
     def accuracy_params(self) -> set[tuple[str, str]]:
         keys = super().accuracy_params()

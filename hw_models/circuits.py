@@ -12,9 +12,13 @@ capacitances come from three technology constants, the **stock constants** of
 published range that ``analogc validate --sensitivity`` sweeps):
 
 * ``wire_capacitance`` per length of an on-chip wire (word and bit lines: cells x pitch);
-* ``gate_capacitance`` per width of a transistor gate; a minimum inverter is ``3 L`` of gate
-  width at feature size ``L`` (nMOS ``L``, pMOS ``2L``), and a *gate equivalent* toggling costs
-  its input plus an equal output and local-wire load: ``E_gate = 2 * 3 L * c_gate * V_dd^2``;
+* ``gate_toggles_per_add8``: the energy of one *gate equivalent* (a NAND2 with its wiring)
+  toggling is taken from a measured logic energy, the 8-bit add of Horowitz (ISSCC 2014: 0.03 pJ
+  at 45 nm, 0.9 V) over the gate toggles of one add, scaled to the node and supply as ``C V^2``
+  (:func:`hw_models.digital.node_energy_scale`): ``E_gate = 0.03 pJ / 36 * (L / 45 nm) *
+  (V_dd / 0.9 V)^2``, so converters, drivers and the digital periphery share one logic energy;
+  the switched capacitance of a gate equivalent is ``E_gate / V_dd^2``, half of it its input,
+  and a minimum transistor gate on a line (an access transistor) a quarter;
 * ``supply_voltage`` (default: the node's nominal core supply, :data:`VDD_BY_NODE_NM`), which
   scales every digital and periphery energy as ``V^2`` — so one chip file evaluated at two
   supplies follows a paper's two operating points.
@@ -49,7 +53,7 @@ Example::
     >>> t = Technology(node_m=65e-9)
     >>> round(t.vdd, 2)
     1.0
-    >>> 0.1e-12 < adc_energy_j("sar", 8, t, unit_capacitance_f=1e-15) < 2e-12
+    >>> 0.1e-12 < adc_energy_j("sar", 8, t, unit_capacitance_f=1e-15) < 3e-12
     True
     >>> adc_energy_j("flash", 6, t) > adc_energy_j("sar", 6, t)
     True
@@ -91,11 +95,12 @@ STOCK: dict[str, Stock] = {
         "~0.2 fF/um for minimum-pitch on-chip wires, nearly independent of the node (Ho, Mai & "
         "Horowitz, 'The future of wires', Proc. IEEE 89(4):490, 2001); range 0.15-0.3 fF/um over "
         "metal layers and pitches (same source)"),
-    "gate_capacitance": Stock(
-        1.0e-9, 0.7e-9, 2.0e-9, "fF/um", "capacitance_per_length",
-        "gate capacitance ~1-2 fF per um of transistor width in 180-65 nm bulk CMOS (Weste & Harris, "
-        "CMOS VLSI Design, 4th ed., 2011, ch. 2); 0.7 fF/um low end for thin-body FinFET/FD-SOI gates "
-        "(modelling choice for the range)"),
+    "gate_toggles_per_add8": Stock(
+        36.0, 24.0, 60.0, "count", "count",
+        "gate-equivalent toggles of one 8-bit ripple-carry add: 8 full adders of 9 NAND2 equivalents "
+        "(the NAND-only full adder, Weste & Harris, CMOS VLSI Design, 4th ed., 2011, ch. 11), half "
+        "of them toggling for random operands (modelling choice); range: 6-10 gate equivalents per "
+        "full adder over adder styles and activity 0.4-0.75"),
     "comparator_gates": Stock(
         20.0, 10.0, 40.0, "count", "count",
         "modelling choice: a StrongARM latch comparator with its SR output latch and clock buffer "
@@ -157,14 +162,24 @@ class Technology:
         return self.supply_v if self.supply_v is not None else nominal_vdd(self.node_m)
 
     @property
-    def c_inv_f(self) -> float:
-        """Input capacitance of a minimum inverter: 3 L of gate width."""
-        return 3 * self.node_m * self.stock("gate_capacitance")
+    def gate_energy_j(self) -> float:
+        """One gate equivalent toggling, from Horowitz's measured 8-bit add (45 nm, 0.9 V)
+        scaled to this node and supply as C V^2."""
+        from hw_models.digital import HOROWITZ_45NM_J, node_energy_scale
+        return (HOROWITZ_45NM_J[("int8", "add")] / self.stock("gate_toggles_per_add8")
+                * node_energy_scale(self.node_m, self.vdd))
 
     @property
-    def gate_energy_j(self) -> float:
-        """One gate equivalent toggling: input + equal output/wire load, C V_dd^2."""
-        return 2 * self.c_inv_f * self.vdd ** 2
+    def c_inv_f(self) -> float:
+        """Input capacitance of a gate equivalent: half its switched capacitance E_gate / V^2
+        (the other half its output and local wire)."""
+        return self.gate_energy_j / self.vdd ** 2 / 2
+
+    @property
+    def c_transistor_f(self) -> float:
+        """Gate capacitance of one minimum transistor on a line (an access transistor): half a
+        gate equivalent's input capacitance (a NAND2 input drives one nMOS and one pMOS gate)."""
+        return self.c_inv_f / 2
 
     def voltage_scale(self, reference_v: float) -> float:
         """(V_dd / reference)^2: how a periphery energy stated at ``reference_v`` scales."""

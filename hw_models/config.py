@@ -61,6 +61,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "static_weights": "bool", "dynamic_operands": "bool",
         "input_encoding": ("choice", ("pwm", "bit-serial", "multi-level")),
         "cols_per_adc": "int+", "area": Q("area"), "static_power": Q("power"), "source": "str",
+        "slice_combining": ("choice", ("digital", "analog")),
     },
     "chip": {
         "tiles_per_chip": "int+", "chips": "int+", "static_power": Q("power"),
@@ -68,7 +69,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
     "technology": {  # stock constants of hw_models.circuits (defaults there, with sources)
         "supply_voltage": Q("voltage"), "wire_capacitance": Q("capacitance_per_length"),
-        "gate_capacitance": Q("capacitance_per_length"), "comparator_gates": Q("count"),
+        "gate_toggles_per_add8": Q("count"), "comparator_gates": Q("count"),
         "sar_logic_gates": Q("count"), "unit_capacitance": Q("capacitance"), "cco_stages": Q("count"),
         "mirror_ratio": Q("ratio"),
         "source": "str",
@@ -83,7 +84,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
     "dac": {
         "model": ("choice", ("fixed", "ideal", "driver")), "energy_supply": Q("voltage"),
-        "drive_voltage": Q("voltage"), "pitch": Q("length"), "cell_load": Q("capacitance"), "energy": Q("energy"), "ref_bits": _BITS,
+        "drive_voltage": Q("voltage"), "pitch": Q("length"), "cell_load": Q("capacitance"),
+        "pulse_mode": ("choice", ("width", "count")), "energy": Q("energy"), "ref_bits": _BITS,
         "energy_scaling": ("choice", ("constant", "linear", "exponential")),
         "conversion_time": Q("time"), "area": Q("area"),
     },
@@ -380,7 +382,8 @@ def build_hardware(params: dict[str, Any]) -> Hardware:
             family=t["family"], rows=t["rows"], cols=t["cols"],
             weight_bits=t.get("weight_bits", 8), cell_bits=t.get("cell_bits", t.get("weight_bits", 8)),
             devices_per_cell=t.get("devices_per_cell", 1), static_weights=t.get("static_weights", True),
-            dynamic_operands=t.get("dynamic_operands", False))
+            dynamic_operands=t.get("dynamic_operands", False),
+            analog_slices=t.get("slice_combining", "digital") == "analog")
         chip = ChipSpec(tiles_per_chip=c["tiles_per_chip"], chips=c.get("chips"))
         hw = Hardware(name=h["name"], tile=tile, chip=chip,
                       dynamic_matmul=h.get("dynamic_matmul", "digital"),

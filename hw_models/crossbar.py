@@ -100,15 +100,15 @@ class Crossbar(TileFamily):
     def bitline_energy_j(self) -> float:
         """One bit line swung by ``[array] bitline_swing`` from the supply in one cycle (a
         current-domain SRAM column discharging its precharged bit line): ``C_BL V_swing V_dd``
-        with ``C_BL`` = rows x (pitch x wire capacitance + one access transistor's drain, a
-        2L-wide gate's worth: modelling choice). 0 when the file gives no swing (resistive
+        with ``C_BL`` = rows x (pitch x wire capacitance + one access transistor's drain, taken
+        equal to a minimum transistor gate: modelling choice). 0 when the file gives no swing (resistive
         columns held at a virtual ground by their integrator)."""
         a = self.p.get("array", {})
         if "bitline_swing" not in a:
             return 0.0
         tech = self.need_tech("array", "bitline_swing")
         pitch = math.sqrt(self.q("array", "cell_area"))
-        c = wire_load_f(self.tile.rows, pitch, 2 * tech.node_m * tech.stock("gate_capacitance"), tech)
+        c = wire_load_f(self.tile.rows, pitch, tech.c_transistor_f, tech)
         return c * a["bitline_swing"].si * tech.vdd
 
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
@@ -116,9 +116,9 @@ class Crossbar(TileFamily):
         return {
             "dac_conversion": rows_used * k,
             "cell_read": rows_used * cols_used * self.tile.devices_per_cell * k,
-            "adc_conversion": cols_used * k,
+            "adc_conversion": cols_used * k * self.conversions_share,
             **({"bitline_charge": cols_used * self.tile.devices_per_cell * k} if self.has_bitline else {}),
-            "shift_add": cols_used * (k - 1),
+            "shift_add": cols_used * (k - 1) * self.conversions_share,
         }
 
     def pass_time_s(self, rows_used: int, cols_used: int) -> float:
@@ -159,7 +159,7 @@ class Crossbar(TileFamily):
     # -- simulation view ----------------------------------------------------------------
     def program(self, w: torch.Tensor, gen: torch.Generator | None, *, t_inference_s: float = 0.0,
                 per_slice: bool = False, blocks: Any = None) -> Programmed:
-        if per_slice:
+        if per_slice and not self.tile.analog_slices:  # analog combining: one recombined state
             sl, sig, scale, offset = nz.program_crossbar(w, self.tile, self.noise, gen, t_inference_s,
                                                          per_slice=True)
             return Programmed(sl, sig, scale, offset)

@@ -50,7 +50,7 @@ COMPONENTS = ("dac", "adc", "array", "optical", "laser", "static", "memory", "di
 #: keys that describe a preset and change nothing it computes
 METADATA_KEYS = frozenset({("hardware", "name"), ("hardware", "description"), ("hardware", "kind"),
                            ("hardware", "source"), ("tile", "family"), ("tile", "device"),
-                           ("tile", "source"), ("chip", "source"),
+                           ("tile", "source"), ("chip", "source"), ("technology", "source"),
                            # the kind of shifter, for the reader: its numbers are hold_power_pi, settle_time
                            ("mzi", "phase_shifter")})
 
@@ -190,7 +190,7 @@ class TileFamily:
         the line it drives (:func:`hw_models.circuits.driver_energy_j`): the row's
         ``cols x devices_per_cell`` cells at ``[dac] pitch`` (default: the square root of
         ``[array] cell_area``), each loading it with ``cell_load`` (default: one access
-        transistor gate of width 2L, a modelling choice), charged to ``drive_voltage``
+        transistor gate, :attr:`~hw_models.circuits.Technology.c_transistor_f`), charged to ``drive_voltage``
         (default :meth:`line_voltage`). Bit-serial rows are pulsed only for 1 bits (half of
         them, uniformly random bits); PWM rows take one pulse per input; multi-level inputs
         swing half the drive voltage on average and pay a capacitive DAC of ``input_bits``."""
@@ -204,12 +204,18 @@ class TileFamily:
         else:
             raise HardwareConfigError(f"{self.p.get('_file')}: [dac] pitch: expected the cell pitch along the "
                                       f"driven line (or [array] cell_area) for model = \"driver\", got nothing")
-        load = d["cell_load"].si if "cell_load" in d else 2 * tech.node_m * tech.stock("gate_capacitance")
+        load = d["cell_load"].si if "cell_load" in d else tech.c_transistor_f
         c = wire_load_f(self.tile.cols * self.tile.devices_per_cell, pitch, load, tech)
         v = d["drive_voltage"].si if "drive_voltage" in d else self.line_voltage()
         if self.encoding == "multi-level":
             return (driver_energy_j(c, v / 2, tech)
                     + cdac_switching_energy_j(self.hw.input_bits, tech.stock("unit_capacitance"), tech.vdd))
+        if self.encoding == "pwm" and d.get("pulse_mode") == "count":
+            # the input as a number of equal pulses (Sinangil et al. JSSC 56(1), 2021: "the 4-bit
+            # input is represented by the number of read word-line pulses"): one line charge per
+            # pulse, mean |x| / x_max of the full count on average
+            mean = self.q("array", "mean_input_fraction") * (2 ** (self.hw.input_bits - 1) - 1)
+            return mean * driver_energy_j(c, v, tech)
         return (0.5 if self.encoding == "bit-serial" else 1.0) * driver_energy_j(c, v, tech)
 
     def line_voltage(self) -> float:
@@ -263,10 +269,16 @@ class TileFamily:
         return self.tile.slices
 
     @property
+    def conversions_share(self) -> float | int:
+        """Share of a column's conversions one slice tile pays: 1, or ``1 / slices`` when the
+        slices are combined in the analog domain and converted once per output."""
+        return 1.0 / self.tile.slices if self.tile.analog_slices else 1
+
+    @property
     def multi_pass(self) -> bool:
         """True when a row tile's result is converted more than once per input vector (bit
         slices on their own tiles, or bit-serial inputs); the simulator then runs each pass."""
-        return self.slices > 1 or self.input_cycles > 1
+        return self.tile.converted_slices > 1 or self.input_cycles > 1
 
     @property
     def t_inference_s(self) -> float:

@@ -185,7 +185,7 @@ def _explain(hw: str, key: str, value: Any, e: Exception) -> str:
         return msg
     preset = Path(hw).stem
     if section not in schema or (schema[section] is None and section not in params):
-        tables = sorted(t for t in schema if t != "noise" or t in params)
+        tables = sorted(t for t in schema if (t != "noise" or t in params) and t != "validation")
         return f"{preset} has no [{section}] table (its tables: {', '.join(tables)})"
     spec = (schema[section] or {}).get(k)
     if not (isinstance(spec, tuple) and spec[0] == "q"):

@@ -35,7 +35,7 @@ def partition_mvm(op: Op, hw: Any, placement: str = "analog") -> TileMapping:
     e = op.experts
     tiles = g * e * rt * ct * slices if analog else 0
     cells = g * e * k * n * slices if analog else 0
-    adds = g * op.vectors * n * (rt * slices - 1) if analog else 0
+    adds = g * op.vectors * n * (rt * t.converted_slices - 1) if analog else 0
     return TileMapping(
         op=op.name, kind=op.kind, placement=placement, in_features=k, out_features=n,
         vectors=op.vectors, groups=g, rows=t.rows, cols=t.cols, slices=slices,
