@@ -22,9 +22,14 @@ published range (``[technology]`` overrides) and reports how much the estimate m
 
 Example::
 
-    >>> from analogc.validate import validate_chip
+    >>> from analogc.validate import TOLERANCE, chip_files, validate_chip
+    >>> TOLERANCE
+    0.3
     >>> r = validate_chip("tests/data/validation/fixed-crossbar.toml")   # doctest: +SKIP
-    >>> r.main.estimated_tops_per_w, r.main.ratio                         # doctest: +SKIP
+    >>> round(r.main.estimated_tops_per_w, 2), r.main.within              # doctest: +SKIP
+    (33.86, True)
+    >>> all(f.suffix == ".toml" for f in chip_files())
+    True
 """
 from __future__ import annotations
 
@@ -35,8 +40,6 @@ from typing import Any, Sequence
 
 from analogc.errors import AnalogcError
 
-#: shipped chip files
-VALIDATION_DIR = Path(__file__).resolve().parent.parent / "hw_models" / "validation"
 #: a chip is validated when its estimate is within this relative distance of the published figure
 TOLERANCE = 0.30
 #: the geometric-mean error the issue targets, exp(mean |ln ratio|) - 1
