@@ -346,6 +346,11 @@ def to_json(results: Sequence[ChipResult], sens: Sequence[Sensitivity] | None = 
     return json_dumps(doc, indent=2)
 
 
+def _num(x: float) -> str:
+    """3 significant digits, without an exponent below 1e6."""
+    return f"{x:.3g}" if x < 1000 or x >= 1e6 else f"{x:.0f}"
+
+
 def _pct(x: float | None) -> str:
     return "" if x is None else f"{x:+.0%}"
 
@@ -358,19 +363,19 @@ def render_table(results: Sequence[ChipResult], console: Any) -> None:
 
     t = Table(title="analogc validate: estimated vs published (measured chips)", show_lines=False)
     for col, just in (("chip", "left"), ("family", "left"), ("node", "right"), ("point", "left"),
-                      ("pub. TOPS/W", "right"), ("est. TOPS/W", "right"), ("est/pub", "right"),
-                      (f"±{TOLERANCE:.0%}", "left"), ("TOPS/mm2 pub / est", "right")):
+                      ("TOPS/W pub", "right"), ("est", "right"), ("est/pub", "right"),
+                      (f"±{TOLERANCE:.0%}", "left"), ("TOPS/mm2 pub/est", "right")):
         t.add_column(col, justify=just, no_wrap=True)
     for r in results:
         for p in [r.main, *r.points]:
             first = p is r.main
             ok = "[green]ok[/]" if p.within else "[bold red]MISSED[/]"
-            mm2 = (f"{p.published_tops_per_mm2:.3g} / {p.estimated_tops_per_mm2:.3g}"
+            mm2 = (f"{_num(p.published_tops_per_mm2)}/{_num(p.estimated_tops_per_mm2)}"
                    if p.published_tops_per_mm2 is not None else "")
             t.add_row(r.name if first else "", r.family if first else "",
-                      (f"{r.node_nm:g} nm" if r.node_nm else "") if first else "",
-                      p.name if first else f"↳ {p.name}", f"{p.published_tops_per_w:.3g}",
-                      f"{p.estimated_tops_per_w:.3g}", f"{p.ratio:.2f}", ok, mm2)
+                      (f"{r.node_nm:g}nm" if r.node_nm else "") if first else "",
+                      p.name if first else f"↳ {p.name}", _num(p.published_tops_per_w),
+                      _num(p.estimated_tops_per_w), f"{p.ratio:.2f}", ok, mm2)
     console.print(t)
     comps = [c for c in COMPONENTS if any(c in r.boundary for r in results)]
     b = Table(title="energy breakdown inside the boundary: estimated (published)")
@@ -460,7 +465,7 @@ def plot(results: Sequence[ChipResult], path: str | Path) -> Path:
         for p in r.points:
             ax.scatter([p.published_tops_per_w], [p.estimated_tops_per_w], marker="^", s=40,
                        color=color, edgecolors="k", linewidths=0.5, zorder=3)
-            ax.annotate(f"{r.name} {p.name}", (p.published_tops_per_w, p.estimated_tops_per_w),
+            ax.annotate(p.name, (p.published_tops_per_w, p.estimated_tops_per_w),
                         textcoords="offset points", xytext=(5, -9), fontsize=6)
     ax.set_xscale("log")
     ax.set_yscale("log")
