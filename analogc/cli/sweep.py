@@ -89,6 +89,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sys.stdout.write(json_dumps(df.to_dict(orient="records"), indent=2) + "\n")
     written: list[Any] = []
     try:
+        rendered = None
+        if args.out or args.html:  # the plots are drawn once, for the files and the page
+            from analogc.scaling.plots import render_figures, sweep_figures
+
+            rendered = render_figures(sweep_figures(df), svg=bool(args.out))
         if args.out:
             from analogc.scaling.plots import write_sweep_plots
 
@@ -96,11 +101,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             written += [write_atomic(out / "sweep.csv", df.to_csv(index=False)),
                         write_atomic(out / "sweep.json", json_dumps(df.to_dict(orient="records"), indent=2)),
                         write_atomic(out / "sweep.png", sweep_png(df))]
-            written += write_sweep_plots(df, out)
+            written += write_sweep_plots(df, out, rendered)
         if args.html:
             from analogc.estimate.render import sweep_html
 
-            written.append(write_atomic(Path(args.html), sweep_html(df)))
+            written.append(write_atomic(Path(args.html), sweep_html(df, pngs=[p for p, _ in rendered.values()])))
     except OSError as e:
         raise AnalogcError(f"cannot write {e.filename or ''} ({e.strerror or e})") from None
     if written and args.format == "table":

@@ -232,18 +232,20 @@ _SWEEP_HTML_COLS = ("model", "family", "hardware", "setting", "params", "macs", 
 
 
 def sweep_html(df: pd.DataFrame, title: str = "analogc scaling sweep",
-               extra: list[tuple[str, list[tuple[str, Any]]]] | None = None) -> str:
+               extra: list[tuple[str, list[tuple[str, Any]]]] | None = None,
+               pngs: list[bytes] | None = None) -> str:
     """A sweep as one self-contained HTML page: the table and the scaling plots
-    (:mod:`analogc.scaling.plots`), plus ``extra`` sections."""
-    from analogc.scaling.plots import sweep_figures
+    (:mod:`analogc.scaling.plots`; ``pngs``: already rendered), plus ``extra`` sections."""
+    from analogc.scaling.plots import render_figures, sweep_figures
 
     cols = [c for c in _SWEEP_HTML_COLS if c in df.columns]
     comps = [f"energy_{c}_j" for c in COMPONENTS if f"energy_{c}_j" in df and (df[f"energy_{c}_j"] > 0).any()]
-    figs = sweep_figures(df)
+    if pngs is None:
+        pngs = [png for png, _ in render_figures(sweep_figures(df), svg=False).values()]
     sections = [("Results", [("text", "one row per model x hardware x setting; advantage = baseline "
                               "energy / this energy (> 1: this hardware wins)"), ("table", df[cols])]),
                 ("Energy breakdown per inference (J)", [("table", df[["model", "hw", *comps]])]),
-                ("Plots", [("png", _fig_png(f)) for f in figs.values()])]
+                ("Plots", [("png", png) for png in pngs])]
     return html_document(title, sections + list(extra or []))
 
 

@@ -144,16 +144,31 @@ def figure_bytes(fig: Any, fmt: str = "png", dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
-def write_figures(figs: dict[str, Any], out_dir: str | os.PathLike) -> list[Path]:
+def render_figures(figs: dict[str, Any], svg: bool = True) -> dict[str, tuple[bytes, bytes | None]]:
+    """``{name: (png bytes, svg bytes or None)}``; the figures are closed."""
+    out = {}
+    for name, fig in figs.items():
+        png = figure_bytes(fig, "png")
+        out[name] = (png, figure_bytes(fig, "svg") if svg else None)
+        if not svg:
+            _plt().close(fig)
+    return out
+
+
+def write_figures(figs: dict[str, Any], out_dir: str | os.PathLike,
+                  rendered: dict[str, tuple[bytes, bytes | None]] | None = None) -> list[Path]:
     """``<name>.png`` and ``<name>.svg`` per figure in ``out_dir`` (atomically)."""
     out = Path(out_dir)
     written = []
-    for name, fig in figs.items():
-        written.append(write_atomic(out / f"{name}.png", figure_bytes(fig, "png")))
-        written.append(write_atomic(out / f"{name}.svg", figure_bytes(fig, "svg")))
+    for name, (png, svg) in (rendered or render_figures(figs)).items():
+        written.append(write_atomic(out / f"{name}.png", png))
+        if svg is not None:
+            written.append(write_atomic(out / f"{name}.svg", svg))
     return written
 
 
-def write_sweep_plots(df: pd.DataFrame, out_dir: str | os.PathLike) -> list[Path]:
-    """:func:`sweep_figures` as PNG and SVG files in ``out_dir``."""
-    return write_figures(sweep_figures(df), out_dir)
+def write_sweep_plots(df: pd.DataFrame, out_dir: str | os.PathLike,
+                      rendered: dict[str, tuple[bytes, bytes | None]] | None = None) -> list[Path]:
+    """:func:`sweep_figures` as PNG and SVG files in ``out_dir`` (``rendered``: already
+    rendered bytes, as :func:`render_figures` returns)."""
+    return write_figures({} if rendered else sweep_figures(df), out_dir, rendered)
