@@ -83,14 +83,17 @@ class ChargeCrossbar(TileFamily):
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
         k = self.input_cycles
         return {"dac_conversion": rows_used * k, "cap_switch": rows_used * cols_used * k,
-                "adc_conversion": cols_used * k * self.conversions_share,
-                "shift_add": cols_used * (k - 1) * self.conversions_share}
+                "adc_conversion": cols_used * self.conversion_cycles * self.conversions_share,
+                "shift_add": cols_used * (self.conversion_cycles - 1) * self.conversions_share}
 
     def pass_time_s(self, rows_used: int, cols_used: int) -> float:
         per_adc = math.ceil(cols_used / self.n_adc)
         t_adc = per_adc * self.adc.conversion_time_s
         cycle = self.q("charge", "cycle_time")
-        return self.input_cycles * (max(cycle, t_adc) if self.adc.overlaps_integration else cycle + t_adc)
+        if self.conversion_cycles == self.input_cycles:
+            return self.input_cycles * (max(cycle, t_adc) if self.adc.overlaps_integration else cycle + t_adc)
+        over = max(0.0, t_adc - cycle) if self.adc.overlaps_integration else t_adc
+        return self.input_cycles * cycle + self.conversion_cycles * over
 
     def tile_area_m2(self) -> float:
         return self.q("tile", "area") * self.geometry_scale()

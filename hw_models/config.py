@@ -62,6 +62,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "input_encoding": ("choice", ("pwm", "bit-serial", "multi-level")),
         "cols_per_adc": "int+", "area": Q("area"), "static_power": Q("power"), "source": "str",
         "slice_combining": ("choice", ("digital", "analog")),
+        "input_accumulation": ("choice", ("digital", "analog")),
     },
     "chip": {
         "tiles_per_chip": "int+", "chips": "int+", "static_power": Q("power"),

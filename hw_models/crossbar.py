@@ -116,16 +116,20 @@ class Crossbar(TileFamily):
         return {
             "dac_conversion": rows_used * k,
             "cell_read": rows_used * cols_used * self.tile.devices_per_cell * k,
-            "adc_conversion": cols_used * k * self.conversions_share,
+            "adc_conversion": cols_used * self.conversion_cycles * self.conversions_share,
             **({"bitline_charge": cols_used * self.tile.devices_per_cell * k} if self.has_bitline else {}),
-            "shift_add": cols_used * (k - 1) * self.conversions_share,
+            "shift_add": cols_used * (self.conversion_cycles - 1) * self.conversions_share,
         }
 
     def pass_time_s(self, rows_used: int, cols_used: int) -> float:
         per_adc = math.ceil(cols_used / self.n_adc)  # columns one ADC converts in turn
         t_read, t_adc = self.read_time_s(), per_adc * self.adc.conversion_time_s
         cycle = max(t_read, t_adc) if self.adc.overlaps_integration else t_read + t_adc
-        return self.input_cycles * cycle
+        if self.conversion_cycles == self.input_cycles:
+            return self.input_cycles * cycle
+        # planes accumulated in analog: every read, then one conversion
+        over = max(0.0, t_adc - t_read) if self.adc.overlaps_integration else t_adc
+        return self.input_cycles * t_read + self.conversion_cycles * over
 
     def tile_area_m2(self) -> float:
         return sum(self.tile_area_breakdown_m2().values())

@@ -269,6 +269,15 @@ class TileFamily:
         return self.tile.slices
 
     @property
+    def conversion_cycles(self) -> int:
+        """ADC conversions per column per pass: one per input cycle, or one in all when the bit
+        planes are accumulated in the analog domain before the conversion (``[tile]
+        input_accumulation = "analog"``: an integrating neuron, Wan et al. Nature 608:504, 2022)."""
+        if self.p.get("tile", {}).get("input_accumulation") == "analog":
+            return 1
+        return self.input_cycles
+
+    @property
     def conversions_share(self) -> float | int:
         """Share of a column's conversions one slice tile pays: 1, or ``1 / slices`` when the
         slices are combined in the analog domain and converted once per output."""
@@ -278,7 +287,7 @@ class TileFamily:
     def multi_pass(self) -> bool:
         """True when a row tile's result is converted more than once per input vector (bit
         slices on their own tiles, or bit-serial inputs); the simulator then runs each pass."""
-        return self.tile.converted_slices > 1 or self.input_cycles > 1
+        return self.tile.converted_slices > 1 or self.conversion_cycles > 1
 
     @property
     def t_inference_s(self) -> float:

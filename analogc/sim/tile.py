@@ -438,7 +438,7 @@ class AnalogMVM(nn.Module):
         self.dac_levels = None if exact else self.fam.input_levels
         self.adc_levels = None if exact else self.fam.output_levels
         #: analog passes per input vector per row tile (bit-serial planes), as the estimator counts
-        self.input_planes = 1 if exact else self.fam.input_cycles
+        self.input_planes = 1 if exact else self.fam.conversion_cycles  # planes converted one by one
         self.bit_serial = self.input_planes > 1 and self.dac_levels is not None
         #: how converter passes are simulated: "statistical" (default), "per-pass", "recombined"
         self.conv_mode = options.get("converter_passes", "statistical")

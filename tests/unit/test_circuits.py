@@ -130,3 +130,28 @@ def test_pulse_count_inputs_charge_the_line_once_per_pulse():
 def test_driver_model_needs_a_pitch_and_a_node():
     with pytest.raises(hw_models.HardwareConfigError, match=r"\[dac\] pitch: expected the cell pitch"):
         hw_models.load("charge-jia2020", **{"dac.model": "driver"}).tile_model.dac_energy_j()
+
+
+def test_analog_input_accumulation_converts_once_per_pass():
+    kw = {"tile.input_encoding": "bit-serial"}
+    ser = hw_models.load("rram", **kw).tile_model
+    acc = hw_models.load("rram", **kw, **{"tile.input_accumulation": "analog"}).tile_model
+    k = ser.input_cycles
+    assert k == 8 and acc.input_cycles == 8 and acc.conversion_cycles == 1 and ser.conversion_cycles == 8
+    a, b = ser.actions_per_pass(128, 128), acc.actions_per_pass(128, 128)
+    assert b["dac_conversion"] == a["dac_conversion"] == 128 * 8      # every plane is still driven
+    assert b["cell_read"] == a["cell_read"]
+    assert a["adc_conversion"] == 128 * 8 and b["adc_conversion"] == 128  # one conversion
+    assert b["shift_add"] == 0 and a["shift_add"] == 128 * 7
+    t_read, t_adc = acc.read_time_s(), acc.adc.conversion_time_s
+    over = max(0.0, t_adc - t_read) if acc.adc.overlaps_integration else t_adc
+    assert acc.pass_time_s(128, 128) == approx(8 * t_read + over)
+    # the simulator converts one pass of multi-level inputs instead of 8 bit planes
+    import torch
+    lin = torch.nn.Linear(64, 8)
+    hw = hw_models.load("rram", **kw, **{"tile.input_accumulation": "analog"})
+    am = [m for m in analogc.deploy(lin, hw, seed=0).modules() if hasattr(m, "input_planes")][0]
+    assert am.input_planes == 1 and not am.bit_serial
+    am8 = [m for m in analogc.deploy(lin, hw_models.load("rram", **kw), seed=0).modules()
+           if hasattr(m, "input_planes")][0]
+    assert am8.input_planes == 8 and am8.bit_serial

@@ -64,8 +64,8 @@ def _msg(f):
     ({"foo.bar": 1}, "[foo] bar: expected a table of a crossbar preset, one of ['adc', 'array', 'chip', 'dac', "
                      "'digital', 'hardware', 'memory', 'programming', 'technology', 'tile'], got 'foo'"),
     ({"tile.bar": 1}, "[tile] bar: expected one of ['area', 'cell_bits', 'cols', 'cols_per_adc', 'device', "
-                      "'devices_per_cell', 'dynamic_operands', 'family', 'input_encoding', 'rows', "
-                      "'slice_combining', 'source', 'static_power', 'static_weights', 'weight_bits'], "
+                      "'devices_per_cell', 'dynamic_operands', 'family', 'input_accumulation', "
+                      "'input_encoding', 'rows', 'slice_combining', 'source', 'static_power', 'static_weights', 'weight_bits'], "
                       "got 'unknown key'"),
 ])
 def test_override_refusals(ov, msg):
