@@ -35,7 +35,7 @@ Rules (``FAMILIES[name].rule`` says the same):
 
 Example::
 
-    >>> c = config("gpt", 1e15)
+    >>> c = config("gpt", 1e12)
     >>> c["d_model"] == 128 * c["n_layers"], c["seq_len"]
     (True, 2048)
     >>> [round(math.log10(s)) for s in default_sizes(3)]
