@@ -6,8 +6,8 @@ and each output is read by ``devices_per_cell`` detectors (a balanced pair) foll
 ADC. A detector needs a fixed number of photons for its output precision —
 ``snr_margin * 4^output_bits`` photoelectrons at the shot-noise limit, over the quantum
 efficiency, or the receiver's thermal floor ``detector_energy * 2^bits`` when the preset
-states one and it is higher (as for the MZI mesh) — and that light is the sum over the ``d`` inputs of its dot product, so the
-optical energy per MAC is ``E_detector / d``: the 1/d scaling. ``photons_per_mac`` instead
+states one and it is higher (as for the MZI mesh) — and that light is the sum over the ``d``
+inputs of its dot product, so the optical energy per MAC is ``E_detector / d``: the 1/d scaling. ``photons_per_mac`` instead
 fixes the photons per MAC at the detectors, as in the experiments of Wang et al.
 Nat. Commun. 13:123 (2022), which removes the 1/d gain. Either way the deployed model draws
 the shot noise of exactly the photons priced here (:mod:`hw_models.photonics.optics`).

@@ -54,8 +54,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import torch
-
 from hw_models.circuits import Technology, cdac_switching_energy_j, driver_energy_j
 from hw_models.errors import HardwareConfigError
 from hw_models.family import TileFamily
