@@ -365,7 +365,7 @@ def render_table(results: Sequence[ChipResult], console: Any) -> None:
     for col, just in (("chip", "left"), ("family", "left"), ("node", "right"), ("point", "left"),
                       ("TOPS/W pub", "right"), ("est", "right"), ("est/pub", "right"),
                       (f"±{TOLERANCE:.0%}", "left"), ("TOPS/mm2 pub/est", "right")):
-        t.add_column(col, justify=just, no_wrap=True)
+        t.add_column(col, justify=just, no_wrap=col != "point", max_width=12 if col == "point" else None)
     for r in results:
         for p in [r.main, *r.points]:
             first = p is r.main
