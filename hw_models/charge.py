@@ -82,7 +82,7 @@ class ChargeCrossbar(TileFamily):
 
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
         k = self.input_cycles
-        return {"dac_conversion": rows_used * k, "cap_switch": rows_used * cols_used * k,
+        return {"dac_conversion": rows_used * k * self.conversions_share, "cap_switch": rows_used * cols_used * k,
                 "adc_conversion": cols_used * self.conversion_cycles * self.conversions_share,
                 "shift_add": cols_used * (self.conversion_cycles - 1) * self.conversions_share}
 

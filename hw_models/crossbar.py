@@ -114,7 +114,7 @@ class Crossbar(TileFamily):
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
         k = self.input_cycles
         return {
-            "dac_conversion": rows_used * k,
+            "dac_conversion": rows_used * k * self.conversions_share,  # analog slices share a row line
             "cell_read": rows_used * cols_used * self.tile.devices_per_cell * k,
             "adc_conversion": cols_used * self.conversion_cycles * self.conversions_share,
             **({"bitline_charge": cols_used * self.tile.devices_per_cell * k} if self.has_bitline else {}),

@@ -205,7 +205,9 @@ class TileFamily:
             raise HardwareConfigError(f"{self.p.get('_file')}: [dac] pitch: expected the cell pitch along the "
                                       f"driven line (or [array] cell_area) for model = \"driver\", got nothing")
         load = d["cell_load"].si if "cell_load" in d else tech.c_transistor_f
-        c = wire_load_f(self.tile.cols * self.tile.devices_per_cell, pitch, load, tech)
+        # the row's cells: with analog slice combining the slices' columns sit on the same line
+        span = self.tile.slices if self.tile.analog_slices else 1
+        c = wire_load_f(self.tile.cols * self.tile.devices_per_cell * span, pitch, load, tech)
         v = d["drive_voltage"].si if "drive_voltage" in d else self.line_voltage()
         if self.encoding == "multi-level":
             return (driver_energy_j(c, v / 2, tech)
@@ -279,8 +281,9 @@ class TileFamily:
 
     @property
     def conversions_share(self) -> float | int:
-        """Share of a column's conversions one slice tile pays: 1, or ``1 / slices`` when the
-        slices are combined in the analog domain and converted once per output."""
+        """Share of a column's conversions (and of a row's driver) one slice tile pays: 1, or
+        ``1 / slices`` when the slices are combined in the analog domain (adjacent columns of one
+        array on the same row lines, converted once per output)."""
         return 1.0 / self.tile.slices if self.tile.analog_slices else 1
 
     @property
