@@ -124,15 +124,42 @@ def metric_value(model: nn.Module, batches: Sequence[Any], metric: Any, referenc
     return math.exp(min(mean, 700.0)) if metric == "perplexity" else mean
 
 
+def layer_ranges(amodel: nn.Module) -> dict[str, dict[str, float]]:
+    """``{layer: {"input_range", "adc_range"}}`` of a deployed model's analog layers."""
+    from analogc.sim.deploy import analog_layers
+
+    return {m.name: {"input_range": abs(float(m.input_range.detach())), "adc_range": float(m.adc_range)}
+            for m in analog_layers(amodel)}
+
+
+def apply_ranges(amodel: nn.Module, ranges: dict[str, dict[str, float]]) -> None:
+    """Set the DAC input range and ADC range of each analog layer named in ``ranges`` (what
+    :func:`layer_ranges` returned for a deployment of the same plan), fixed from then on: the
+    ranges a hardware-aware training ran with, on a new chip (after its calibration)."""
+    from analogc.sim.deploy import analog_layers
+
+    for m in analog_layers(amodel):
+        r = ranges.get(m.name)
+        if r is None:
+            continue
+        m.input_range.data.fill_(float(r["input_range"]))
+        if m.range_mode == "dynamic":
+            m.range_mode = "static"
+        m.set_adc_range(float(r["adc_range"]))
+
+
 def evaluate_deployed(model: nn.Module, plan: Any, data: Iterable[Any], seeds: Iterable[int] = range(100, 105),
                       metric: Any = "accuracy", *, drift_times: Iterable[float] | None = None,
-                      reference: nn.Module | None = None, **options: Any) -> dict[str, Any]:
+                      reference: nn.Module | None = None, ranges: dict[str, dict[str, float]] | None = None,
+                      **options: Any) -> dict[str, Any]:
     """Deploy ``model`` on ``plan``'s hardware as new chip instances (one per seed), calibrate
     each on the first batch, and return the metric's ``{"mean", "std", "values", "n"}`` over
     them (population std); with ``drift_times`` (PCM: seconds after programming), also
     ``"drift"``: one such row per time, with ``"t_inference_s"``. ``options`` are deploy's
     simulation options (``t_inference``, ``converter_passes``...). ``reference``: the digital
-    model for ``metric="fidelity"`` (default: ``model`` itself)."""
+    model for ``metric="fidelity"`` (default: ``model`` itself). ``ranges``: input and ADC
+    ranges to use instead of the calibrated ones (:func:`apply_ranges`; the trained model's
+    ``analogc_ranges`` after hardware-aware training)."""
     from analogc.sim.evaluate import monte_carlo
 
     batches = list(data)
@@ -145,6 +172,8 @@ def evaluate_deployed(model: nn.Module, plan: Any, data: Iterable[Any], seeds: I
     options = {k: v for k, v in options.items() if v is not None}
 
     def score(am: nn.Module) -> float:
+        if ranges:
+            apply_ranges(am, ranges)
         return metric_value(am, batches, metric, reference=ref)
 
     was = model.training
@@ -169,5 +198,5 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
             "n": len(v)}
 
 
-__all__ = ["METRICS", "LOWER_IS_BETTER", "accepts_labels", "default_metric", "evaluate_deployed", "forward_batch",
-           "metric_value", "summary"]
+__all__ = ["METRICS", "LOWER_IS_BETTER", "accepts_labels", "apply_ranges", "default_metric", "evaluate_deployed",
+           "forward_batch", "layer_ranges", "metric_value", "summary"]

@@ -122,6 +122,8 @@ def _tensors(batch: Any) -> list[tuple[str, Any]]:
         items = [("inputs", inputs)]
     elif isinstance(inputs, dict):
         items = [(f"input {k!r}", v) for k, v in inputs.items()]
+    elif len(inputs) == 1:
+        items = [("inputs", inputs[0])]
     else:
         items = [(f"input {j}", v) for j, v in enumerate(inputs)]
     if labels is not None:
@@ -452,7 +454,6 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
     rank, world, own_group = _distributed()
     try:
         torch.manual_seed(seed)
-        plan = _resolve_plan(model, hw_or_plan, train.first)
         # the first batch through the digital model (and its loss): one line if either rejects it
         was = model.training
         try:
@@ -468,6 +469,7 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
             raise AnalogcError(f"finetune: data: batch 0: the model or the loss rejected it ({msg})") from None
         finally:
             model.train(was)
+        plan = _resolve_plan(model, hw_or_plan, train.first)
         total = steps if steps is not None else epochs * train.n
         every = checkpoint_every or max(1, math.ceil(total / 5))
         fp = _fingerprint(method, model, plan, train, total, epochs, float(lr), float(weight_decay), seed, world,
@@ -483,7 +485,7 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
 
         m = cls()
         ctx = TrainContext(model=model, plan=plan, seed=seed, loss_fn=loss_fn, options=dict(method_options),
-                           physical=physical, example_batch=shard(train.first, rank, world))
+                           physical=physical, example_batch=train.first)  # the global batch: every rank calibrates alike
         m.setup(ctx)
         modules = _modules_of(m, physical)
         gens, layers, pools = _generators(modules)
@@ -582,8 +584,9 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
                        "wall_s": wall, "world_size": world, "lr": lr, "seed": seed,
                        "final_loss": history[-1]["loss"] if history else None}
             if evaluate:
+                ranges = m.ranges() if callable(getattr(m, "ranges", None)) else None
                 metrics.update(_evaluate(model, trained, plan, val, seeds, metric,
-                                         getattr(m, "eval_options", {}), drift_times))
+                                         getattr(m, "eval_options", {}), drift_times, ranges))
             metrics["total_s"] = time.perf_counter() - t_start
             result.metrics = metrics
             if out_dir is not None:
@@ -607,9 +610,11 @@ def _count(module: nn.Module) -> int:
 
 
 def _evaluate(original: nn.Module, trained: nn.Module, plan: Any, val: _Data, seeds: int, metric: Any,
-              options: dict[str, Any], drift_times: Iterable[float] | None) -> dict[str, Any]:
+              options: dict[str, Any], drift_times: Iterable[float] | None,
+              ranges: dict[str, Any] | None) -> dict[str, Any]:
     """digital (before and after training) and deployed (before and after, over ``seeds`` new
-    chips) metrics on the evaluation data."""
+    chips) metrics on the evaluation data; a method that trained with fixed ranges (HWA) is
+    evaluated with them (``deployed_after``) and recalibrated (``deployed_after_calibrated``)."""
     from analogc.finetune.evaluate import evaluate_deployed, metric_value, summary
 
     batches = list(val.data)
@@ -622,12 +627,17 @@ def _evaluate(original: nn.Module, trained: nn.Module, plan: Any, val: _Data, se
             digital_after = metric_value(trained.eval(), batches, metric, reference=original)
             before = evaluate_deployed(original, plan, batches, chips, metric, reference=original, **options)
             after = evaluate_deployed(trained, plan, batches, chips, metric, reference=original,
-                                      drift_times=drift_times, **options)
+                                      drift_times=drift_times, ranges=ranges, **options)
+            recal = evaluate_deployed(trained, plan, batches, chips, metric, reference=original,
+                                      **options) if ranges else None
         finally:
             original.train(was)
     out = {"digital": summary([digital]), "digital_after": summary([digital_after]),
            "deployed_before": before, "deployed_after": after, "eval_seeds": list(chips),
-           "eval_options": {k: v for k, v in options.items()}}
+           "eval_options": {k: v for k, v in options.items()},
+           "eval_ranges": "trained" if ranges else "calibrated"}
+    if recal is not None:
+        out["deployed_after_calibrated"] = recal
     return out
 
 

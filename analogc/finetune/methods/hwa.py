@@ -12,8 +12,12 @@ in train mode, so every forward has the hardware's non-idealities:
   straight-through gradients (clipped inputs get none);
 * input ranges learned (``input_range_mode="learned"``, from a calibration on the first batch).
 
-:meth:`HWA.export` returns a plain digital copy of the user's model with the trained weights
-(the learned input ranges are simulation state: a new chip is calibrated again).
+:meth:`HWA.export` returns a plain digital copy of the user's model with the trained weights;
+the ranges the training ran with (learned input ranges, the ADC ranges of the first
+calibration) ride along as its ``analogc_ranges`` attribute, and the trainer evaluates new chips
+with them (``deployed_after``) as well as recalibrated (``deployed_after_calibrated``):
+``analogc.finetune.evaluate.apply_ranges(amodel, trained.analogc_ranges)`` after a deploy and
+calibration does the same.
 
 Options (all are :func:`analogc.deploy` simulation options, defaults in :data:`OPTIONS`):
 ``t_inference`` (s after programming the forward is read at; default: the preset's),
@@ -89,9 +93,12 @@ class HWA(Method):
         return self.loss_fn(forward_batch(self.amodel, batch), batch)
 
     def export(self) -> nn.Module:
-        return copy_trained_weights(self.ctx.model, self.amodel, self.ctx.plan)
+        out = copy_trained_weights(self.ctx.model, self.amodel, self.ctx.plan)
+        out.analogc_ranges = self.ranges()  # type: ignore[attr-defined]
+        return out
 
-    def input_ranges(self) -> dict[str, float]:
-        """The learned (or calibrated) input range of every analog layer."""
-        from analogc.sim.deploy import analog_layers
-        return {m.name: abs(float(m.input_range)) for m in analog_layers(self.amodel)}
+    def ranges(self) -> dict[str, dict[str, float]]:
+        """The input ranges (learned) and ADC ranges (of the calibration at the start) the
+        training ran with, per analog layer: the trained model is evaluated with them."""
+        from analogc.finetune.evaluate import layer_ranges
+        return layer_ranges(self.amodel)
