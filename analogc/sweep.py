@@ -294,7 +294,9 @@ def sweep(models: Iterable[Any] | None = None, hws: Iterable[Any] = DEFAULT_HWS,
     weight_reloads, ``energy_<component>_j`` per component, and one column per varied key.
     """
     import os
+    import sys
 
+    progress = progress and sys.stderr.isatty()  # a bar only on a terminal: logs stay one line per error
     hws = list(hws)
     if not hws:
         raise AnalogcError("hws: expected at least one hardware")
@@ -333,6 +335,16 @@ def sweep(models: Iterable[Any] | None = None, hws: Iterable[Any] = DEFAULT_HWS,
         models = list(models if models is not None else DEFAULT_LADDER)
         if not models:
             raise AnalogcError("models: expected at least one model (or family=...)")
+        for m in models:  # names, specs and files checked before any work
+            if isinstance(m, str):
+                from analogc.frontends import zoo
+                from analogc.frontends.spec import model_kind
+
+                kind = model_kind(m)
+                if kind == "scaled":
+                    zoo.parse_scaled_spec(m)
+                elif kind == "zoo":
+                    zoo.get(m)
         jobs = [(m, seq_len, *common) for m in models]
         if any(not isinstance(m, str) for m in models):
             n_workers = 1  # traced graphs and modules stay in this process
