@@ -22,6 +22,7 @@ import warnings
 from typing import Sequence
 
 from analogc.cli.evaluate import add_evaluate_parser, add_tradeoff_parser
+from analogc.cli.finetune import add_finetune_parser
 from analogc.cli.hw import add_hw_parser
 from analogc.cli.report import add_models_parser, add_report_parser
 from analogc.cli.sweep import add_sweep_parser
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"analogc {__version__}")
     sub = p.add_subparsers(dest="command")
     for add in (add_report_parser, add_models_parser, add_hw_parser, add_evaluate_parser,
-                add_tradeoff_parser, add_sweep_parser, add_validate_parser):
+                add_tradeoff_parser, add_sweep_parser, add_validate_parser, add_finetune_parser):
         add(sub)
     return p
 
