@@ -372,8 +372,9 @@ def _resolve_plan(model: nn.Module, hw_or_plan: Any, first: Any) -> Any:
 
 
 def _fingerprint(method: str, model: nn.Module, plan: Any, data: _Data, total: int, epochs: int, lr: float,
-                 weight_decay: float, seed: int, world: int, options: dict[str, Any]) -> dict[str, Any]:
-    return {"method": method, "model": type(model).__name__,
+                 weight_decay: float, seed: int, world: int, options: dict[str, Any],
+                 lr_schedule: str = "cosine") -> dict[str, Any]:
+    return {"method": method, "lr_schedule": lr_schedule, "model": type(model).__name__,
             "params": sum(p.numel() for p in model.parameters()), "hardware": plan.hw.name,
             "steps": total, "epochs": epochs, "lr": lr, "weight_decay": weight_decay, "seed": seed,
             "batches": data.n, "world_size": world,
@@ -397,7 +398,7 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
              eval_data: Iterable[Any] | None = None, loss_fn: Callable[[Any, Any], torch.Tensor] | None = None,
              metric: Any = None, physical: Any = None, drift_times: Iterable[float] | None = None,
              checkpoint_every: int | None = None, progress: bool = True, evaluate: bool = True,
-             **method_options: Any) -> tuple[nn.Module, FinetuneResult]:
+             lr_schedule: str = "cosine", **method_options: Any) -> tuple[nn.Module, FinetuneResult]:
     """Fine-tune ``model`` for the hardware of ``hw_or_plan`` (a preset name, a Hardware or a
     Plan) and return ``(trained digital model, FinetuneResult)``.
 
@@ -405,7 +406,8 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
     Face dict whose ``"labels"`` are the labels) or a DataLoader; each batch is one optimizer
     step (the global batch when distributed). ``method``: ``"hwa"``, ``"pat"``, ``"distill"``,
     ``"lora"`` (:data:`analogc.finetune.methods.METHODS`); ``**method_options`` go to it.
-    ``steps`` (default: ``epochs`` passes over the data), ``lr`` and ``weight_decay`` of AdamW,
+    ``steps`` (default: ``epochs`` passes over the data), ``lr`` and ``weight_decay`` of AdamW
+    (``lr_schedule``: ``"cosine"`` decay to 0 over the run, default, or ``"constant"``),
     ``seed`` (the training chip and every random stream), ``seeds``: chip instances the model is
     evaluated on before and after (seeds ``100 ...``), on ``eval_data`` (default: ``data``)
     with ``metric`` (``"accuracy"`` for integer labels, ``"fidelity"`` without labels, else
@@ -437,6 +439,8 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
     _positive("checkpoint_every", checkpoint_every, True, allow_none=True)
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
         raise AnalogcError(f"finetune: weight_decay: expected a number >= 0, got {weight_decay!r}")
+    if lr_schedule not in ("cosine", "constant"):
+        raise AnalogcError(f"finetune: lr_schedule: expected 'cosine' or 'constant', got {lr_schedule!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise AnalogcError(f"finetune: seed: expected an integer, got {seed!r}")
     if resume and out is None:
@@ -473,7 +477,7 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
         total = steps if steps is not None else epochs * train.n
         every = checkpoint_every or max(1, math.ceil(total / 5))
         fp = _fingerprint(method, model, plan, train, total, epochs, float(lr), float(weight_decay), seed, world,
-                          method_options)
+                          method_options, lr_schedule)
         out_dir = Path(out) if out is not None else None
         resuming = _check_out(out_dir, resume, fp) if out_dir is not None else False
         ck = None
@@ -494,12 +498,14 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
         if not params:
             raise AnalogcError(f"finetune: method {method!r} has no trainable parameters for this model")
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(lr_schedule, total))
         step, epoch, pos, wall, history = 0, 0, 0, 0.0, []
         if ck is not None:
             try:
                 m.module().load_state_dict(ck["module"])
                 m.load_state_dict(ck["method"])
                 opt.load_state_dict(ck["optimizer"])
+                sched.load_state_dict(ck["scheduler"])
             except (RuntimeError, KeyError, ValueError, TypeError) as e:
                 msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
                 raise AnalogcError(f"finetune: checkpoint {out_dir / CHECKPOINT}: does not fit this run ({msg})") from None
@@ -547,6 +553,7 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
                     raise AnalogcError(f"finetune: data: batch {pos - 1} of epoch {epoch}: rejected ({msg})") from None
                 loss.backward()
                 opt.step()
+                sched.step()
                 step += 1
                 lv = loss.detach().float()
                 if world > 1:
@@ -568,7 +575,7 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
                             "format": FORMAT, "version": VERSION, "fingerprint": fp, "step": step,
                             "epoch": epoch, "pos": pos, "wall_s": wall + time.perf_counter() - t0,
                             "history": history, "module": m.module().state_dict(), "method": m.state_dict(),
-                            "optimizer": opt.state_dict(),
+                            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                             "rng": {"torch": torch.get_rng_state(), "generators": [g.get_state() for g in gens]}})
         finally:
             if bar is not None:
@@ -597,6 +604,20 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
         if own_group:
             import torch.distributed as dist
             dist.destroy_process_group()
+
+
+class _schedule:
+    """Learning-rate factor per step: ``cosine`` decays from 1 to 0 over the run (the usual
+    recipe for fine-tuning under noise), ``constant`` stays 1. A class, not a closure: the
+    scheduler's state_dict then holds only numbers."""
+
+    def __init__(self, kind: str, total: int) -> None:
+        self.kind, self.total = kind, max(1, total)
+
+    def __call__(self, step: int) -> float:
+        if self.kind == "constant":
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, self.total) / self.total))
 
 
 def _count(module: nn.Module) -> int:
