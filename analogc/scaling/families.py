@@ -293,7 +293,13 @@ def build(family: str, size: float, c: dict[str, int] | None = None) -> Any:
     from analogc.ir import Graph
 
     if is_factory(family):
-        obj = _factory(family)(int(size))
+        try:
+            obj = _factory(family)(int(size))
+        except AnalogcError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure is the user's factory at this size
+            raise AnalogcError(f"--family {family}: factory({int(size)}) failed "
+                               f"({type(e).__name__}: {e})") from None
         quiet = lambda names, reason: None  # noqa: E731
         if isinstance(obj, Graph):
             g = obj

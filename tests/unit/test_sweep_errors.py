@@ -57,3 +57,10 @@ def test_errors_come_before_work(monkeypatch):
         sweep(family="gpt", sizes=2, hws=["freespace", "pcm-hermes"], vary={"photons_per_mac": [2]})
     with pytest.raises(AnalogcError, match="empty"):
         sweep(family="gpt", sizes=2, hws=["freespace"], vary=["adc_bits=9..8"])
+
+
+def test_factory_failure_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / "badfam.py").write_text("def make(size):\n    raise ValueError('heads must divide the width')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AnalogcError, match=r"badfam:make: factory\(1000\) failed \(ValueError: heads must divide"):
+        sweep(family="badfam:make", sizes=[1000], hws=["pcm-hermes"], workers=1)
