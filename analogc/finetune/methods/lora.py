@@ -49,7 +49,6 @@ def wrap(model: nn.Module, *, r: int = 8, alpha: float | None = None, dropout: f
          target_modules: Any = None) -> nn.Module:
     """``model`` (not copied) wrapped by peft with LoRA adapters on ``target_modules``; a target
     that matches no layer is one :class:`AnalogcError` naming the layers there are."""
-    from peft import LoraConfig, get_peft_model
     if isinstance(r, bool) or not isinstance(r, int) or r < 1:
         raise AnalogcError(f"lora: r: expected a positive integer rank, got {r!r}")
     layers = _weight_layers(model)
@@ -77,6 +76,7 @@ def wrap(model: nn.Module, *, r: int = 8, alpha: float | None = None, dropout: f
             raise AnalogcError(f"lora: target_modules {', '.join(map(repr, missing))} match(es) no layer of "
                                f"{type(model).__name__}; its weight layers are "
                                f"{', '.join(layers[:12])}{' ...' if len(layers) > 12 else ''}")
+    from peft import LoraConfig, get_peft_model  # after the checks: importing peft takes seconds
     cfg = LoraConfig(r=r, lora_alpha=float(alpha if alpha is not None else 2 * r), lora_dropout=float(dropout),
                      target_modules=target_modules, bias="none")
     fan = any(type(m).__name__ == "Conv1D" for m in model.modules())  # HF GPT-2 stores [in, out]
