@@ -174,6 +174,23 @@ def test_freespace_receiver_thermal_floor_and_weight_modulators(tmp_path):
     assert base.photons_per_output(7) == pytest.approx(base.tile.devices_per_cell * base.shot_noise_photons())
 
 
+def test_modulator_hold_power_is_static_per_held_modulator(tmp_path):
+    """[optics] modulator_hold_power (a microring's thermal lock): each input modulator of a
+    mesh (N of them) adds it to the tile's static power; on a crossbar of weight modulators,
+    every weight device does too."""
+    hold = '\nmodulator_hold_power = {value = 2, unit = "mW", source = "test"}'
+    mzi = hw_models.load(_variant(tmp_path, "mzi", add={"optics": hold.strip()})).tile_model
+    n, p_pi = 12, 30e-3
+    assert mzi.static_power_w() == pytest.approx(n * (n - 1) * 1.5 * p_pi + n * 0.5 * p_pi + n * 2e-3, rel=1e-12)
+    fs = _variant(tmp_path, "freespace", add={"optics": hold.strip(), "freespace": 'weights = "modulators"'})
+    fam = hw_models.load(fs).tile_model
+    r, c, d = fam.tile.rows, fam.tile.cols, fam.tile.devices_per_cell
+    assert fam.static_power_w() == pytest.approx((r + r * c * d) * 2e-3, rel=1e-12)
+    slm = hw_models.load(_variant(tmp_path, "freespace", add={"optics": hold.strip()})).tile_model
+    assert slm.static_power_w() == pytest.approx(slm.tile.rows * 2e-3, rel=1e-12)
+    assert hw_models.load("freespace").tile_model.static_power_w() == 0.0  # not stated: not held
+
+
 # -- the validation chip file --------------------------------------------------------------
 def test_lightmatter_chip_file_loads_and_prices_by_hand_formula():
     """Ahmed et al. Nature 2025 (Lightmatter): 4 cores of 128 x 128 at 500 MHz. TOPS/W is

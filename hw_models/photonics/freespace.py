@@ -7,9 +7,9 @@ ADC. A detector needs a fixed number of photons for its output precision —
 ``snr_margin * 4^output_bits`` photoelectrons at the shot-noise limit, over the quantum
 efficiency, or the receiver's thermal floor ``detector_energy * 2^bits`` when the preset
 states one and it is higher (as for the MZI mesh) — and that light is the sum over the ``d``
-inputs of its dot product, so the optical energy per MAC is ``E_detector / d``: the 1/d scaling. ``photons_per_mac`` instead
-fixes the photons per MAC at the detectors, as in the experiments of Wang et al.
-Nat. Commun. 13:123 (2022), which removes the 1/d gain. Either way the deployed model draws
+inputs of its dot product, so the optical energy per MAC is ``E_detector / d``: the 1/d
+scaling. ``photons_per_mac`` instead fixes the photons per MAC at the detectors, as in the
+experiments of Wang et al. Nat. Commun. 13:123 (2022), which removes the 1/d gain. Either way the deployed model draws
 the shot noise of exactly the photons priced here (:mod:`hw_models.photonics.optics`).
 
 The source supplies that light through ``optical_loss`` at ``wall_plug_efficiency``. Weight
@@ -117,7 +117,11 @@ class FreeSpaceOptics(OpticalFamily):
         return max(symbol, t_adc) if self.adc.overlaps_integration else symbol + t_adc
 
     def static_power_w(self) -> float:
-        return self.q("freespace", "slm_static_power", 0.0)
+        """SLM drive while holding, plus ``[optics] modulator_hold_power`` for each input
+        modulator and, with ``weights = "modulators"``, each weight device."""
+        held = self.tile.rows + (self.tile.rows * self.tile.cols * self.tile.devices_per_cell
+                                 if self.weight_modulators else 0)
+        return self.q("freespace", "slm_static_power", 0.0) + self.modulator_hold_w(held)
 
     def program_time_s(self) -> float:
         """An SLM frame; per-weight modulators: their DACs update in parallel within one symbol

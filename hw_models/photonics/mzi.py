@@ -114,7 +114,7 @@ class MZIMesh(OpticalFamily):
     def static_power_w(self) -> float:
         p_pi = self.q("mzi", "hold_power_pi")
         mesh_mzis = self.n * (self.n - 1)
-        return mesh_mzis * 1.5 * p_pi + self.n * 0.5 * p_pi
+        return mesh_mzis * 1.5 * p_pi + self.n * 0.5 * p_pi + self.modulator_hold_w(self.n)  # + input modulators
 
     def program_time_s(self) -> float:
         return self.q("mzi", "settle_time")

@@ -36,8 +36,11 @@ as before) or the device parameters in ``[optics]``, from which these models pri
   the DAC: ``[dac]`` (``model = "driver"`` on an optical tile prices the DAC's capacitive array,
   :func:`hw_models.circuits.cdac_switching_energy_j`, since the line it drives is the modulator
   priced above); the laser: ``wall_plug_efficiency``; phase-shifter hold power: ``[mzi]
-  hold_power_pi``. Memory traffic around the optics (activations through the buffer, weights
-  streamed from off chip when they are reloaded) is priced by the estimator
+  hold_power_pi``; modulators held at their operating point (a microring's thermal lock, a
+  thermo-optic weight element): ``[optics] modulator_hold_power`` each, static, for the input
+  modulators and, on a crossbar of weight modulators, for every weight device. Memory
+  traffic around the optics (activations through the buffer, weights streamed from off chip
+  when they are reloaded) is priced by the estimator
   (:mod:`analogc.estimate.rollup`).
 
 Example::
@@ -66,6 +69,7 @@ OPTICS_SECTION = {
     # device parameters of the component models (module doc); each replaces a fixed energy
     "modulator_capacitance": ("q", "capacitance"), "modulator_voltage": ("q", "voltage"),
     "tia_power": ("q", "power"), "detector_bias": ("q", "voltage"),
+    "modulator_hold_power": ("q", "power"),
 }
 
 
@@ -181,6 +185,12 @@ class OpticalFamily(TileFamily):
     @property
     def symbol_rate_hz(self) -> float:
         return self.q(self.device_table, "symbol_rate")
+
+    def modulator_hold_w(self, modulators: int) -> float:
+        """Static power of ``modulators`` modulators held at their operating point while the
+        tile is allocated: ``[optics] modulator_hold_power`` each (a microring's heater locking
+        it to its resonance, a thermo-optic weight element); 0 when a preset does not state it."""
+        return modulators * self.q("optics", "modulator_hold_power", 0.0)
 
     def modulation_energy_j(self) -> float:
         """One input symbol on one modulator: the fixed ``modulator_energy`` of the family
