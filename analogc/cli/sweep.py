@@ -60,6 +60,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.family is not None:
         if args.model:
             raise AnalogcError("give models or --family, not both")
+        if args.seq_len is not None:
+            raise AnalogcError("--seq-len: not with --family (the family's scaling rule sets the context)")
         families.check_family(args.family)
         families.default_sizes(args.sizes if args.sizes is not None else families.DEFAULT_SIZES)
     elif args.sizes is not None:

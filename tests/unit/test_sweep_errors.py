@@ -28,6 +28,7 @@ def test_parse_vary_ranges_and_lists():
     (["--family", "transformer"], "gpt, llama, vit, mlp"),
     (["--family", "nosuchmod_xyz:make"], "cannot import"),
     (["--sizes", "0"], "--sizes"),
+    (["--seq-len", "64"], "--seq-len"),
     (["--html", "/proc/nope/r.html"], "--html"),
 ])
 def test_cli_bad_input_one_line(capsys, tmp_path, argv, needle):
