@@ -254,8 +254,10 @@ def _run(fn: Any, jobs: list[tuple[Any, ...]], workers: int, progress: bool) -> 
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
             ctx = mp.get_context("fork")
+            # largest first (jobs come smallest first): the long traces do not end up alone at the end
+            order = sorted(range(len(jobs)), key=lambda i: -i)
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as ex:
-                futs = {ex.submit(fn, j): i for i, j in enumerate(jobs)}
+                futs = {ex.submit(fn, jobs[i]): i for i in order}
                 for f in as_completed(futs):
                     results[futs[f]] = f.result()
                     if task is not None:

@@ -89,11 +89,11 @@ def pages(tmp_path_factory):
     return d
 
 
-@pytest.mark.parametrize("name,tables,imgs", [("sweep.html", 2, 5), ("report.html", 5, 1)])
+@pytest.mark.parametrize("name,tables,imgs", [("sweep.html", 4, 5), ("report.html", 5, 1)])
 def test_html_is_self_contained_and_strict(pages, name, tables, imgs):
     _check(pages / name, tables, imgs)
 
 
-@pytest.mark.parametrize("name,tables,imgs", [("sweep.html", 2, 5), ("report.html", 5, 1)])
+@pytest.mark.parametrize("name,tables,imgs", [("sweep.html", 4, 5), ("report.html", 5, 1)])
 def test_html_renders_in_headless_chromium(pages, name, tables, imgs):
     _browser(pages / name, tables, imgs)

@@ -246,6 +246,16 @@ def sweep_html(df: pd.DataFrame, title: str = "analogc scaling sweep",
                               "energy / this energy (> 1: this hardware wins)"), ("table", df[cols])]),
                 ("Energy breakdown per inference (J)", [("table", df[["model", "hw", *comps]])]),
                 ("Plots", [("png", png) for png in pngs])]
+    from analogc.scaling.physical import crossbar_sizes, optical_sizes
+
+    params = sorted(set(df["params"]))
+    opt = optical_sizes(params).pivot_table(index="params", columns=["storage", "model"], values="area_m2")
+    opt.columns = [f"optical {s} {m} area_m2" for s, m in opt.columns]
+    sections.append(("Physical size", [
+        ("text", "chips per hardware (boards of 8, racks of 4 boards) and the area optical weight storage "
+                 "needs at 500 nm (2D/3D; pixel = one weight per 500 nm pixel or voxel, dof = "
+                 "diffraction-limited count); see docs/scaling.md"),
+        ("table", crossbar_sizes(df)), ("table", opt.reset_index())]))
     return html_document(title, sections + list(extra or []))
 
 
