@@ -41,6 +41,9 @@ CHIPS_PER_BOARD = 8
 #: boards per rack: 4 DGX H100 systems (one HGX board each) per rack in NVIDIA's DGX
 #: SuperPOD reference architecture (power-limited racks); modelling choice
 BOARDS_PER_RACK = 4
+#: presets whose plan area is not a physical size (anderson-2023: full-size 2^21 x 2^23
+#: optical units, one per layer op), left out of the area panel
+NOT_PHYSICAL_AREA = ("anderson-2023",)
 #: the review's figure: 10^15 parameters, ~16 m^2 of SLM area at lambda ~ 500 nm
 REVIEW_PARAMS, REVIEW_AREA_M2, REVIEW_WAVELENGTH_M = 1e15, 16.0, 500e-9
 
@@ -152,7 +155,9 @@ def physical_figure(crossbar_df: pd.DataFrame | None = None,
         cs = crossbar_sizes(crossbar_df)
         for i, (hw, sub) in enumerate(cs.groupby("hw", sort=False)):
             sub = sub.sort_values("params")
-            ax.loglog(sub["params"], sub["area_mm2"] * 1e-6, "o:", ms=3, color=f"C{i + 4}", label=f"{hw} silicon")
+            if hw not in NOT_PHYSICAL_AREA:
+                ax.loglog(sub["params"], sub["area_mm2"] * 1e-6, "o:", ms=3, color=f"C{i + 4}",
+                          label=f"{hw}: area of its chips (SLM for free space)")
             bx.loglog(sub["params"], sub["chips"].clip(lower=1), "o-", ms=3, color=f"C{i + 4}", label=f"{hw} chips")
             bx.loglog(sub["params"], sub["boards"].clip(lower=1), "--", color=f"C{i + 4}", alpha=0.7)
             bx.loglog(sub["params"], sub["racks"].clip(lower=1), ":", color=f"C{i + 4}", alpha=0.7)
