@@ -18,7 +18,9 @@ frozen. What is matched (option ``target``):
 
 Works for Hugging Face encoders and decoders (dict batches) and plain modules (tensor batches).
 Other options: ``temperature``, ``deploy_options`` (simulation options of
-:func:`analogc.deploy` for the student, e.g. ``{"t_inference": 86400}``).
+:func:`analogc.deploy` for the student, e.g. ``{"t_inference": 86400}``; default
+:data:`STUDENT_DEFAULTS`: a fresh device draw per update, so that what the student learns
+carries over to other chips than the one it trains on).
 """
 from __future__ import annotations
 
@@ -36,6 +38,10 @@ from analogc.finetune.base import Method, TrainContext
 from analogc.finetune.methods._common import check_options
 
 OPTIONS = {"target": None, "temperature": 1.0, "deploy_options": None}
+#: the student's deploy options unless ``deploy_options`` says otherwise: a fresh device draw
+#: at every update (as hardware-aware training), so the student learns what every chip of the
+#: hardware shares, not the programming errors of the one chip it trains on
+STUDENT_DEFAULTS = {"train_device_noise": "fresh"}
 TARGETS = ("logits", "hidden", "pooled")
 
 
@@ -99,7 +105,7 @@ class Distill(Method):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.student = analogc.deploy(copy.deepcopy(ctx.model), ctx.plan, seed=ctx.seed, calibration=[x0],
-                                          **(self.opts["deploy_options"] or {}))
+                                          **{**STUDENT_DEFAULTS, **(self.opts["deploy_options"] or {})})
         self.student.train()
         if t is None:
             with torch.no_grad():
@@ -147,5 +153,10 @@ class Distill(Method):
                         reduction="batchmean") * T * T
 
     def export(self) -> nn.Module:
+        from analogc.finetune.evaluate import layer_ranges
         from analogc.finetune.methods.hwa import copy_trained_weights
-        return copy_trained_weights(self.source, self.student, self.plan).eval()
+        out = copy_trained_weights(self.source, self.student, self.plan).eval()
+        # the input and ADC ranges the student was trained with ride along (as after HWA):
+        # evaluation applies them to new chips (analogc.finetune.evaluate.apply_ranges)
+        out.analogc_ranges = layer_ranges(self.student)  # type: ignore[attr-defined]
+        return out

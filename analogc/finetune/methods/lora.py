@@ -13,9 +13,10 @@ of the chip they sit beside.
 Options: ``r`` (rank, default 8), ``alpha`` (scaling ``alpha / r``, default ``2 r``),
 ``dropout`` (0), ``target_modules`` (peft's: a list of module names or a regex; default every
 Linear / Conv1D / Conv layer of the model except the output layer of a Hugging Face model),
-``reseed_every`` (0, default: one chip instance for the whole run, a per-chip adapter;
-N > 0: a fresh chip instance every N steps, so the adapters learn the errors every chip of
-the hardware shares rather than one chip's draws), ``t_inference`` (read time after
+``reseed_every`` (default 10: a fresh chip instance every 10 steps, the same base weights
+programmed on another chip, so the adapters learn the errors every chip of the hardware
+shares rather than one chip's draws and carry over to the chips they are evaluated on;
+0: one chip for the whole run, a per-chip adapter), ``t_inference`` (read time after
 programming, PCM drift; default the hardware's).
 
 ``export()`` returns the digital peft model (base weights + adapters); deploy it with a
@@ -36,7 +37,7 @@ from analogc.finetune._batch import run_inputs, split_batch
 from analogc.finetune.base import Method, TrainContext
 from analogc.finetune.methods._common import check_options, default_loss
 
-OPTIONS = {"r": 8, "alpha": None, "dropout": 0.0, "target_modules": None, "reseed_every": 0,
+OPTIONS = {"r": 8, "alpha": None, "dropout": 0.0, "target_modules": None, "reseed_every": 10,
            "t_inference": None}
 
 
