@@ -6,6 +6,7 @@ it checks: the modulator as ``(L+1)/(6L) x (C V V_s + C V_dd^2 / 3)``, the recei
 the detector bias as ``QE q V`` per photon, the optical DAC's capacitive array by its sum of
 binary-weighted switchings. The shipped photonic presets keep their fixed energies (pinned),
 and a preset that states both a fixed energy and the device parameters is refused.
+Every ``pytest.approx`` takes ``abs=0``: its default ``abs=1e-12`` would swallow fJ-scale energies.
 """
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ def test_level_activity_is_the_mean_upward_swing():
     # independent enumeration for L levels: mean of max(0, b - a) / (L - 1) over all pairs
     for L in (3, 4, 16, 256):
         brute = sum(max(0, b - a) for a in range(L) for b in range(L)) / (L * L * (L - 1))
-        assert level_activity(L) == pytest.approx(brute, rel=1e-12)
-    assert level_activity(2 ** 20) == pytest.approx(1 / 6, rel=1e-5)  # continuous limit
+        assert level_activity(L) == pytest.approx(brute, rel=1e-12, abs=0)
+    assert level_activity(2 ** 20) == pytest.approx(1 / 6, rel=1e-5, abs=0)  # continuous limit
     with pytest.raises(ValueError):
         level_activity(1)
 
@@ -68,7 +69,7 @@ def test_modulator_energy_hand_formula(node_nm, c_f, v, levels):
     vs = max(v, vdd)  # the final stage runs from the drive voltage when it exceeds V_dd
     # buffer chain: (C / C_inv) / 3 gate equivalents of 2 C_inv V_dd^2 each, toggled half: C V_dd^2 / 3
     hand = (levels + 1) / (6 * levels) * (c_f * v * vs + c_f * vdd ** 2 / 3)
-    assert modulator_energy_j(c_f, v, t, levels) == pytest.approx(hand, rel=1e-12)
+    assert modulator_energy_j(c_f, v, t, levels) == pytest.approx(hand, rel=1e-12, abs=0)
 
 
 def test_nrz_modulator_is_a_quarter_cv2_plus_its_driver():
@@ -76,12 +77,12 @@ def test_nrz_modulator_is_a_quarter_cv2_plus_its_driver():
     t = Technology(node_m=16e-9, supply_v=0.8)
     c, v = 10e-15, 2.0
     e = modulator_energy_j(c, v, t, 2)
-    assert e - c * 0.8 ** 2 / 3 / 4 == pytest.approx(c * v * v / 4, rel=1e-12)
+    assert e - c * 0.8 ** 2 / 3 / 4 == pytest.approx(c * v * v / 4, rel=1e-12, abs=0)
 
 
 def test_receiver_energy_is_power_over_rate():
-    assert receiver_energy_j(3e-3, 5e9) == pytest.approx(0.6e-12, rel=1e-12)
-    assert receiver_energy_j(3e-3, 5e8) == pytest.approx(6e-12, rel=1e-12)
+    assert receiver_energy_j(3e-3, 5e9) == pytest.approx(0.6e-12, rel=1e-12, abs=0)
+    assert receiver_energy_j(3e-3, 5e8) == pytest.approx(6e-12, rel=1e-12, abs=0)
 
 
 # -- the families use them ----------------------------------------------------------------
@@ -90,9 +91,9 @@ def test_shipped_photonic_presets_keep_their_fixed_energies():
     tia_energy = 0.82 pJ: those are priced as before (no silent change)."""
     for name in ("mzi", "mzi-eo", "mzi-mems", "freespace", "anderson-2023"):
         ue = hw_models.load(name).tile_model.unit_energy
-        assert ue["modulation"] == {"dac": pytest.approx(450e-15, rel=1e-12)}, name
-        assert ue["detection"] == {"adc": pytest.approx(0.82e-12, rel=1e-12)}, name
-        assert ue["dac_conversion"] == {"dac": pytest.approx(3.6e-12, rel=1e-12)}, name
+        assert ue["modulation"] == {"dac": pytest.approx(450e-15, rel=1e-12, abs=0)}, name
+        assert ue["detection"] == {"adc": pytest.approx(0.82e-12, rel=1e-12, abs=0)}, name
+        assert ue["dac_conversion"] == {"dac": pytest.approx(3.6e-12, rel=1e-12, abs=0)}, name
         assert "adc" not in ue["photon"], name  # no detector bias stated
 
 
@@ -107,18 +108,18 @@ def test_device_parameters_price_modulator_receiver_and_bias(tmp_path, preset, t
     hand_mod = (L + 1) / (6 * L) * (c * v * max(v, vdd) + c * vdd ** 2 / 3)
     rate = fam.hw.params[table]["symbol_rate"].si
     ue = fam.unit_energy
-    assert ue["modulation"]["dac"] == pytest.approx(hand_mod, rel=1e-12)
-    assert ue["detection"]["adc"] == pytest.approx(2e-3 / rate, rel=1e-12)
+    assert ue["modulation"]["dac"] == pytest.approx(hand_mod, rel=1e-12, abs=0)
+    assert ue["detection"]["adc"] == pytest.approx(2e-3 / rate, rel=1e-12, abs=0)
     qe = fam.hw.params["optics"]["detector_quantum_efficiency"].si
-    assert ue["photon"]["adc"] == pytest.approx(qe * Q_E * 1.0, rel=1e-12)
+    assert ue["photon"]["adc"] == pytest.approx(qe * Q_E * 1.0, rel=1e-12, abs=0)
     # the bias energy follows the photons priced: a pass's adc energy = detections + conversions + bias
     r, k = fam.tile.rows, fam.tile.cols
     n = fam.actions_per_pass(r, k)
     e = fam.pass_energy_j(r, k)
     hand_adc = (n["detection"] * 2e-3 / rate + n["adc_conversion"] * fam.adc.energy_j
                 + n["photon"] * qe * Q_E * 1.0)
-    assert e["adc"] == pytest.approx(hand_adc, rel=1e-12)
-    assert e["dac"] == pytest.approx(r * (fam.dac.energy_j + hand_mod), rel=1e-12)
+    assert e["adc"] == pytest.approx(hand_adc, rel=1e-12, abs=0)
+    assert e["dac"] == pytest.approx(r * (fam.dac.energy_j + hand_mod), rel=1e-12, abs=0)
 
 
 def test_fixed_energy_and_device_parameters_are_not_both_accepted(tmp_path):
@@ -149,7 +150,7 @@ def test_optical_dac_driver_prices_the_capacitive_array(tmp_path):
     assert fam.dac.model == "driver"
     vdd, cu, n = nominal_vdd(16e-9), 1e-15, 8
     hand = sum(2.0 ** (n + 1 - 2 * i) * (2 ** i - 1) for i in range(1, n + 1)) * cu * vdd ** 2
-    assert fam.unit_energy["dac_conversion"]["dac"] == pytest.approx(hand, rel=1e-12)
+    assert fam.unit_energy["dac_conversion"]["dac"] == pytest.approx(hand, rel=1e-12, abs=0)
 
 
 def test_freespace_receiver_thermal_floor_and_weight_modulators(tmp_path):
@@ -162,16 +163,34 @@ def test_freespace_receiver_thermal_floor_and_weight_modulators(tmp_path):
     thermal = 1e-15 * 2 ** b / (H * C0 / lam)
     shot = 4 ** b / fam.hw.params["optics"]["detector_quantum_efficiency"].si
     assert thermal > shot
-    assert fam.photons_per_output(100) == pytest.approx(fam.tile.devices_per_cell * thermal, rel=1e-12)
+    assert fam.photons_per_output(100) == pytest.approx(fam.tile.devices_per_cell * thermal, rel=1e-12, abs=0)
     assert ("optics", "detector_energy") in fam.photon_budget_params()
     # weights on modulators: one DAC conversion + one modulator charge per weight device, one symbol
     assert fam.actions_to_program(10) == {"weight_write": 10 * fam.tile.devices_per_cell}
-    assert fam.unit_energy["weight_write"]["programming"] == pytest.approx(3.6e-12 + 450e-15, rel=1e-12)
-    assert fam.program_time_s() == pytest.approx(1 / fam.hw.params["freespace"]["symbol_rate"].si)
+    assert fam.unit_energy["weight_write"]["programming"] == pytest.approx(3.6e-12 + 450e-15, rel=1e-12, abs=0)
+    assert fam.program_time_s() == pytest.approx(1 / fam.hw.params["freespace"]["symbol_rate"].si, abs=0)
     assert "slm_frame" not in fam.unit_energy
     # without detector_energy the shipped preset is shot-noise sized, as before
     base = hw_models.load("freespace").tile_model
-    assert base.photons_per_output(7) == pytest.approx(base.tile.devices_per_cell * base.shot_noise_photons())
+    assert base.photons_per_output(7) == pytest.approx(base.tile.devices_per_cell * base.shot_noise_photons(), abs=0)
+
+
+def test_electro_optic_shifter_write_from_capacitance(tmp_path):
+    """[mzi] shifter_capacitance and shifter_v_pi instead of shifter_program_energy: one DAC
+    conversion plus the capacitive charge over the internal (V_pi) and external (2 V_pi)
+    shifters' ranges, averaged, at the DAC's 2^8 levels."""
+    p = _variant(tmp_path, "mzi-eo", drop=("shifter_program_energy",), add={"mzi": (
+        'shifter_capacitance = {value = 100, unit = "fF", source = "test"}\n'
+        'shifter_v_pi = {value = 2, unit = "V", source = "test"}')})
+    fam = hw_models.load(p).tile_model
+    vdd, c, L = nominal_vdd(16e-9), 100e-15, 256
+    a = (L + 1) / (6 * L)
+    charge = (a * (c * 2 * 2 + c * vdd ** 2 / 3) + a * (c * 4 * 4 + c * vdd ** 2 / 3)) / 2
+    assert fam.unit_energy["shifter_write"]["programming"] == pytest.approx(3.6e-12 + charge, rel=1e-12, abs=0)
+    both = _variant(tmp_path, "mzi-eo", add={"mzi": 'shifter_v_pi = {value = 2, unit = "V", source = "test"}'})
+    with pytest.raises(HardwareConfigError, match=r"\[mzi\] shifter_program_energy: .* got both"):
+        _ = hw_models.load(both).tile_model.unit_energy
+    assert hw_models.load("mzi-eo").tile_model.unit_energy["shifter_write"]["programming"] == pytest.approx(3.6e-12, abs=0)
 
 
 def test_modulator_hold_power_is_static_per_held_modulator(tmp_path):
@@ -181,13 +200,13 @@ def test_modulator_hold_power_is_static_per_held_modulator(tmp_path):
     hold = '\nmodulator_hold_power = {value = 2, unit = "mW", source = "test"}'
     mzi = hw_models.load(_variant(tmp_path, "mzi", add={"optics": hold.strip()})).tile_model
     n, p_pi = 12, 30e-3
-    assert mzi.static_power_w() == pytest.approx(n * (n - 1) * 1.5 * p_pi + n * 0.5 * p_pi + n * 2e-3, rel=1e-12)
+    assert mzi.static_power_w() == pytest.approx(n * (n - 1) * 1.5 * p_pi + n * 0.5 * p_pi + n * 2e-3, rel=1e-12, abs=0)
     fs = _variant(tmp_path, "freespace", add={"optics": hold.strip(), "freespace": 'weights = "modulators"'})
     fam = hw_models.load(fs).tile_model
     r, c, d = fam.tile.rows, fam.tile.cols, fam.tile.devices_per_cell
-    assert fam.static_power_w() == pytest.approx((r + r * c * d) * 2e-3, rel=1e-12)
+    assert fam.static_power_w() == pytest.approx((r + r * c * d) * 2e-3, rel=1e-12, abs=0)
     slm = hw_models.load(_variant(tmp_path, "freespace", add={"optics": hold.strip()})).tile_model
-    assert slm.static_power_w() == pytest.approx(slm.tile.rows * 2e-3, rel=1e-12)
+    assert slm.static_power_w() == pytest.approx(slm.tile.rows * 2e-3, rel=1e-12, abs=0)
     assert hw_models.load("freespace").tile_model.static_power_w() == 0.0  # not stated: not held
 
 
@@ -218,13 +237,13 @@ def test_lightmatter_chip_file_loads_and_prices_by_hand_formula():
     e_pass = 128 * (dac + mod) + 128 * (tia + adc) + light + sram
     hand = 2 * 128 * 128 / e_pass / 1e12
     r = validate_chip(CHIP)
-    assert r.main.estimated_tops_per_w == pytest.approx(hand, rel=1e-9)
-    assert r.main.published_tops_per_w == pytest.approx(0.82)
+    assert r.main.estimated_tops_per_w == pytest.approx(hand, rel=1e-9, abs=0)
+    assert r.main.published_tops_per_w == pytest.approx(0.82, abs=0)
     assert not r.main.within and r.main.ratio > 1.3  # the miss shows: the ASIC's digital work is not modelled
     # the light analogc prices into the chip against the 1.6 W optical stated directly (secondary)
     watts = 4 * light * 500e6
     assert (fam.pass_energy_j(128, 128)["optical"] + fam.pass_energy_j(128, 128)["laser"]) * 4 * 500e6 == \
-        pytest.approx(watts, rel=1e-9)
+        pytest.approx(watts, rel=1e-9, abs=0)
 
 
 # -- physical floors -------------------------------------------------------------------------

@@ -43,7 +43,7 @@ import torch
 
 from hw_models import noise as nz
 from hw_models.family import Programmed
-from hw_models.photonics.optics import OPTICS_SECTION, OpticalFamily
+from hw_models.photonics.optics import OPTICS_SECTION, OpticalFamily, modulator_energy_j
 
 Q = lambda dim: ("q", dim)  # noqa: E731
 
@@ -59,6 +59,9 @@ class MZIMesh(OpticalFamily):
             "mzi_loss": Q("decibel"), "coupling_loss": Q("decibel"), "modulator_loss": Q("decibel"),
             "mzi_area": Q("area"), "modulator_energy": Q("energy"), "tia_energy": Q("energy"),
             "symbol_rate": Q("frequency"),
+            # a capacitive (electro-optic) shifter priced from its device parameters instead of
+            # shifter_program_energy (optics.py: the modulator model over the shifter's range)
+            "shifter_capacitance": Q("capacitance"), "shifter_v_pi": Q("voltage"),
         },
         "optics": OPTICS_SECTION,
     }
@@ -96,7 +99,22 @@ class MZIMesh(OpticalFamily):
     # -- cost view ----------------------------------------------------------------------
     def unit_energies(self) -> dict[str, dict[str, float]]:
         return {**super().unit_energies(),  # DAC, modulator, detector + TIA, ADC, light (optics.py)
-                "shifter_write": {"programming": self.q("mzi", "shifter_program_energy")}}
+                "shifter_write": {"programming": self.shifter_write_energy_j()}}
+
+    def shifter_write_energy_j(self) -> float:
+        """Setting one phase shifter: ``[mzi] shifter_program_energy`` as stated, else one DAC
+        conversion plus the shifter's capacitance driven to its new voltage
+        (:func:`~hw_models.photonics.optics.modulator_energy_j` at the DAC's 2^input_bits
+        levels). An MZI's internal shifter spans theta in [0, pi] (``V_pi``), its external one
+        phi in [0, 2 pi) (``2 V_pi``), in equal numbers in the mesh: a write costs the mean of
+        the two (modelling choice; the N attenuators' internal shifters are not weighted apart)."""
+        fixed = self._fixed_or_model("shifter_program_energy", ("shifter_capacitance", "shifter_v_pi"), "mzi")
+        if fixed is not None:
+            return fixed.si
+        c, v_pi = self.q("mzi", "shifter_capacitance"), self.q("mzi", "shifter_v_pi")
+        tech, levels = self._tech("phase shifters"), 2 ** self.hw.input_bits
+        charge = (modulator_energy_j(c, v_pi, tech, levels) + modulator_energy_j(c, 2 * v_pi, tech, levels)) / 2
+        return self.dac_energy_j() + charge
 
     def actions_per_pass(self, rows_used: int, cols_used: int) -> dict[str, float]:
         return {"dac_conversion": rows_used, "modulation": rows_used, "detection": cols_used,

@@ -158,22 +158,22 @@ class OpticalFamily(TileFamily):
                 "adc_conversion": {"adc": self.adc.energy_j}}
 
     # -- component models (module doc) ---------------------------------------------------
-    def _fixed_or_model(self, fixed_key: str, model_keys: tuple[str, ...]) -> Any:
-        """The fixed energy the family table states (a Quantity), or None when ``[optics]``
+    def _fixed_or_model(self, fixed_key: str, model_keys: tuple[str, ...], model_table: str = "optics") -> Any:
+        """The fixed energy the family table states (a Quantity), or None when ``[model_table]``
         states every key of the model instead; one line when both or neither are given."""
         fixed = self.p.get(self.device_table, {}).get(fixed_key)
-        optics = self.p.get("optics", {})
-        given = [k for k in model_keys if k in optics]
+        table = self.p.get(model_table, {})
+        given = [k for k in model_keys if k in table]
         where = f"{self.p.get('_file')}: [{self.device_table}] {fixed_key}"
         if fixed is not None and given:
             raise HardwareConfigError(f"{where}: expected either this fixed energy or the device parameters "
-                                      f"[optics] {', '.join(model_keys)}, got both ({', '.join(given)})")
+                                      f"[{model_table}] {', '.join(model_keys)}, got both ({', '.join(given)})")
         if fixed is not None:
             return fixed
         if len(given) != len(model_keys):
-            missing = [k for k in model_keys if k not in optics]
-            raise HardwareConfigError(f"{where}: expected this fixed energy or the device parameters [optics] "
-                                      f"{', '.join(model_keys)}, got nothing for {', '.join(missing)}")
+            missing = [k for k in model_keys if k not in table]
+            raise HardwareConfigError(f"{where}: expected this fixed energy or the device parameters "
+                                      f"[{model_table}] {', '.join(model_keys)}, got nothing for {', '.join(missing)}")
         return None
 
     def _tech(self, what: str) -> Technology:
