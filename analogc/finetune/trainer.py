@@ -398,7 +398,8 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
              eval_data: Iterable[Any] | None = None, loss_fn: Callable[[Any, Any], torch.Tensor] | None = None,
              metric: Any = None, physical: Any = None, drift_times: Iterable[float] | None = None,
              checkpoint_every: int | None = None, progress: bool = True, evaluate: bool = True,
-             lr_schedule: str = "cosine", **method_options: Any) -> tuple[nn.Module, FinetuneResult]:
+             lr_schedule: str = "cosine", eval_options: dict[str, Any] | None = None,
+             **method_options: Any) -> tuple[nn.Module, FinetuneResult]:
     """Fine-tune ``model`` for the hardware of ``hw_or_plan`` (a preset name, a Hardware or a
     Plan) and return ``(trained digital model, FinetuneResult)``.
 
@@ -412,7 +413,9 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
     evaluated on before and after (seeds ``100 ...``), on ``eval_data`` (default: ``data``)
     with ``metric`` (``"accuracy"`` for integer labels, ``"fidelity"`` without labels, else
     ``"loss"``; or ``"perplexity"``, or a callable ``metric(model, batches)``);
-    ``drift_times``: also evaluate the trained model at these read times (PCM). ``loss_fn(output,
+    ``drift_times``: also evaluate the trained model at these read times (PCM); ``eval_options``:
+    :func:`analogc.deploy` simulation options of the evaluation chips (merged over the method's
+    own, e.g. HWA's ``t_inference``). ``loss_fn(output,
     batch)``: the task loss (default: a Hugging Face output's ``loss``, else cross-entropy).
     ``physical``: the :class:`~analogc.finetune.base.PhysicalSystem` (PAT).
 
@@ -593,7 +596,9 @@ def finetune(model: nn.Module, hw_or_plan: Any, data: Iterable[Any], *, method: 
             if evaluate:
                 ranges = m.ranges() if callable(getattr(m, "ranges", None)) else None
                 metrics.update(_evaluate(model, trained, plan, val, seeds, metric,
-                                         getattr(m, "eval_options", {}), drift_times, ranges))
+                                         {**getattr(m, "eval_options", {}), **(eval_options or {})},
+                                         drift_times, ranges,
+                                         getattr(m, "evaluate_deployed", None), physical))
             metrics["total_s"] = time.perf_counter() - t_start
             result.metrics = metrics
             if out_dir is not None:
@@ -632,24 +637,36 @@ def _count(module: nn.Module) -> int:
 
 def _evaluate(original: nn.Module, trained: nn.Module, plan: Any, val: _Data, seeds: int, metric: Any,
               options: dict[str, Any], drift_times: Iterable[float] | None,
-              ranges: dict[str, Any] | None) -> dict[str, Any]:
+              ranges: dict[str, Any] | None, custom: Any = None, physical: Any = None) -> dict[str, Any]:
     """digital (before and after training) and deployed (before and after, over ``seeds`` new
     chips) metrics on the evaluation data; a method that trained with fixed ranges (HWA) is
-    evaluated with them (``deployed_after``) and recalibrated (``deployed_after_calibrated``)."""
+    evaluated with them (``deployed_after``) and recalibrated (``deployed_after_calibrated``).
+    A method with its own ``evaluate_deployed(trained, batches, seeds, metric)`` (LoRA: the
+    adapters beside the chip they were trained on) gives ``deployed_after`` itself; a physical
+    system with ``evaluate(model, batches, seeds=, metric=)`` adds ``physical_before`` and
+    ``physical_after``."""
     from analogc.finetune.evaluate import evaluate_deployed, metric_value, summary
 
     batches = list(val.data)
     chips = range(100, 100 + seeds)
     was = original.training
+    plan_after = _plan_for(trained, plan, val.first)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         try:
             digital = metric_value(original.eval(), batches, metric, reference=original)
             digital_after = metric_value(trained.eval(), batches, metric, reference=original)
             before = evaluate_deployed(original, plan, batches, chips, metric, reference=original, **options)
-            after = evaluate_deployed(trained, plan, batches, chips, metric, reference=original,
-                                      drift_times=drift_times, ranges=ranges, **options)
-            recal = evaluate_deployed(trained, plan, batches, chips, metric, reference=original,
+            if callable(custom):
+                after = custom(trained, batches, chips, metric)
+            else:
+                after = evaluate_deployed(trained, plan_after, batches, chips, metric, reference=original,
+                                          drift_times=drift_times, ranges=ranges, **options)
+            phys = None
+            if physical is not None and callable(getattr(physical, "evaluate", None)):
+                phys = (physical.evaluate(original, batches, seeds=chips, metric=metric),
+                        physical.evaluate(trained, batches, seeds=chips, metric=metric))
+            recal = evaluate_deployed(trained, plan_after, batches, chips, metric, reference=original,
                                       **options) if ranges else None
         finally:
             original.train(was)
@@ -659,7 +676,22 @@ def _evaluate(original: nn.Module, trained: nn.Module, plan: Any, val: _Data, se
            "eval_ranges": "trained" if ranges else "calibrated"}
     if recal is not None:
         out["deployed_after_calibrated"] = recal
+    if phys is not None:
+        out["physical_before"], out["physical_after"] = phys
     return out
+
+
+def _plan_for(trained: nn.Module, plan: Any, first: Any) -> Any:
+    """The plan itself when its weight layers are the trained model's (HWA, distillation); for
+    a model whose structure the method changed (LoRA's peft wrapper), the same hardware's plan
+    of the trained model, traced on the first evaluation batch (so adapters are placed as the
+    compiler places them)."""
+    mods = dict(trained.named_modules())
+    paths = [op.module_path for op in plan.graph.ops() if op.name in plan.mappings
+             and getattr(op.kind, "value", op.kind) == "mvm"]
+    if all(p in mods for p in paths):
+        return plan
+    return _resolve_plan(trained, plan.hw, first)
 
 
 def _plot(path: Path, history: list[dict[str, Any]], method: str, hw: str) -> None:
