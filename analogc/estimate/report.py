@@ -196,6 +196,8 @@ def _dominance_notes(plan: Any, ph: Phase) -> list[str]:
         "programming": "rewriting tile weights or dynamic operands",
         "memory": "moving weights and activations",
         "digital": "the ops that stay digital",
+        "adapters": "the digital LoRA adapters (their products, and their weights streamed from off-chip "
+                    "as for every digital mvm)",
     }.get(comp, comp)
     return [f"{comp} is {share:.0%} of the energy: {why}"]
 
