@@ -158,7 +158,7 @@ def test_failed_trace_on_the_command_line_is_one_line(tmp_path):
 def test_set_errors_are_in_command_line_terms_before_any_work(capsys):
     assert _bad(capsys, "report", "gpt2", "--set", "mzi.settle_time=5 us") == (
         "error: --set mzi.settle_time=5 us (pcm-hermes): pcm-hermes has no [mzi] table (its tables: "
-        "adc, array, chip, dac, digital, hardware, memory, noise, programming, tile)")
+        "adc, array, chip, dac, digital, hardware, memory, noise, programming, technology, tile)")
     assert _bad(capsys, "report", "gpt2", "--hw", "rram", "--set", "adc.energy=20") == (
         'error: --set adc.energy=20 (rram): [adc] energy is an energy: expected a quantity with a '
         'unit, e.g. --set "adc.energy=20 pJ"')
