@@ -67,8 +67,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     overrides = check_sets(args.set, [args.hw])
     options = parse_sets(args.option) if args.option else {}
     hw = resolve_hw(args.hw, **overrides)
-    model = _model(args.model)
     train, val = load_data(args.data)
+    model = _model(args.model)
     _, res = analogc.finetune(model, hw, train, method=args.method, steps=args.steps, epochs=args.epochs,
                               lr=args.lr, seed=args.seed, seeds=args.seeds, out=args.out, resume=args.resume,
                               eval_data=val, metric=args.metric, **options)
