@@ -105,5 +105,8 @@ def test_cli_sweep_table_and_out(tmp_path, capsys):
     rc = main(["sweep", "mlp", "--hw", "pcm-hermes", "--hw", "freespace", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 0 and "energy/MAC" in out and "vs h100" in out
-    assert {p.name for p in tmp_path.iterdir()} == {"sweep.csv", "sweep.json", "sweep.png"}
+    from analogc.scaling.plots import PLOTS
+
+    assert {p.name for p in tmp_path.iterdir()} == {"sweep.csv", "sweep.json", "sweep.png",
+                                                     *(f"{n}.{e}" for n in PLOTS for e in ("png", "svg"))}
     assert len(json.loads((tmp_path / "sweep.json").read_text())) == 2
