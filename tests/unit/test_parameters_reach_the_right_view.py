@@ -175,6 +175,10 @@ def test_schema_keys_are_exercised_by_some_preset():
         ("dac", "cell_load"): "tests/unit/test_circuits.py (word-line load)",
         ("dac", "drive_voltage"): "tests/unit/test_circuits.py (word-line swing)",
         ("dac", "energy_supply"): "tests/unit/test_circuits.py (V^2 scaling of a fixed energy)",
+        **{("optics", k): "tests/test_photonic_components.py (device-parameter models vs hand formulas)"
+           for k in ("detector_bias", "modulator_capacitance", "modulator_hold_power", "modulator_voltage")},
+        **{("mzi", k): "tests/test_photonic_components.py (electro-optic shifter write energy)"
+           for k in ("shifter_capacitance", "shifter_v_pi")},
     }
     from hw_models.circuits import STOCK
     covered_elsewhere.update({("technology", k): "tests/unit/test_circuits.py and analogc validate --sensitivity "
