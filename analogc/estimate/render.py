@@ -242,8 +242,13 @@ def sweep_html(df: pd.DataFrame, title: str = "analogc scaling sweep",
     comps = [f"energy_{c}_j" for c in COMPONENTS if f"energy_{c}_j" in df and (df[f"energy_{c}_j"] > 0).any()]
     if pngs is None:
         pngs = [png for png, _ in render_figures(sweep_figures(df), svg=False).values()]
-    sections = [("Results", [("text", "one row per model x hardware x setting; advantage = baseline "
-                              "energy / this energy (> 1: this hardware wins)"), ("table", df[cols])]),
+    from analogc.scaling.families import FAMILIES
+
+    rules = [("text", f"family {f}: {FAMILIES[f].rule}") for f in dict.fromkeys(df.get("family", []))
+             if f in FAMILIES]
+    sections = [("Results", [*rules, ("text", "one row per model x hardware x setting; advantage = baseline "
+                              "energy / this energy (> 1: this hardware wins); advantage_vs_300fJ: against "
+                              "300 fJ/MAC, the digital baseline of Anderson et al. 2023"), ("table", df[cols])]),
                 ("Energy breakdown per inference (J)", [("table", df[["model", "hw", *comps]])]),
                 ("Plots", [("png", png) for png in pngs])]
     from analogc.scaling.physical import crossbar_sizes, optical_sizes
