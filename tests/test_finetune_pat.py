@@ -125,3 +125,40 @@ def test_layerwise_pat_uses_the_physical_hidden_activations():
     F.cross_entropy(out2, y).backward()
     g = (torch.softmax(out, -1) - F.one_hot(y, 3).float()) / len(x)
     assert torch.allclose(m[2].weight.grad, g.T @ h_phys, atol=1e-5)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _pat_run(out, stop_at=None, **kw):
+    from analogc.finetune.data import digits_tensors
+    x, y, _, _ = digits_tensors()
+    data = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 320, 32)]
+    calls = [0]
+
+    def loss_fn(outputs, batch):
+        calls[0] += 1
+        if stop_at is not None and calls[0] > stop_at:  # the first call checks batch 0
+            raise _Stop()
+        return F.cross_entropy(outputs, batch[1])
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    plan = analogc.compile(analogc.trace(m, (x[:8],)), hw="pcm-hermes")
+    chip = mismatched_system(plan, seed=0)  # a new process builds its system again
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return analogc.finetune(m, plan, data, method="pat", physical=chip, steps=14, checkpoint_every=4, out=out,
+                                loss_fn=loss_fn, progress=False, evaluate=False, lr=3e-3, **kw)
+
+
+def test_pat_resume_reaches_the_uninterrupted_weights_bit_for_bit(tmp_path):
+    full, res_full = _pat_run(tmp_path / "a")
+    with pytest.raises(_Stop):
+        _pat_run(tmp_path / "b", stop_at=1 + 10)
+    resumed, res = _pat_run(tmp_path / "b", resume=True)
+    assert res.metrics["steps"] == 14
+    for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert [h["loss"] for h in res.history] == [h["loss"] for h in res_full.history]

@@ -223,6 +223,20 @@ class DeployedSystem:
                 self._calibrate(self._phys, self._hooks, [batch])
         return self._phys
 
+    def prepare(self, model: nn.Module, batch: Any) -> None:
+        """Build and calibrate the physical copy now (PAT's setup calls it, so that the trainer's
+        checkpoints hold its random streams from the first step)."""
+        if self._phys is None:
+            self._ensure(model, batch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs beyond the physical copy's tensors: the forward count (it
+        schedules the recalibrations)."""
+        return {"calls": self._calls}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._calls = int(state.get("calls", 0))
+
     # -- the PhysicalSystem interface -------------------------------------------------------
     def forward(self, model: nn.Module, batch: Any) -> Any:
         """The physical output for ``model``'s current weights (no gradient)."""

@@ -93,6 +93,8 @@ class PAT(Method):
         self.model = copy.deepcopy(ctx.model).train()
         self.system = as_physical(ctx.physical) or DeployedSystem(ctx.plan, seed=ctx.seed)
         self.loss_fn = ctx.loss_fn or default_loss
+        if hasattr(self.system, "prepare") and ctx.example_batch is not None:
+            self.system.prepare(self.model, ctx.example_batch)
 
     def module(self) -> nn.Module:
         return self.model
@@ -105,3 +107,12 @@ class PAT(Method):
 
     def export(self) -> nn.Module:
         return copy.deepcopy(self.model).eval()
+
+    def state_dict(self) -> dict[str, Any]:
+        sd = getattr(self.system, "state_dict", None)
+        return {"system": sd()} if callable(sd) and not isinstance(self.system, nn.Module) else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        ld = getattr(self.system, "load_state_dict", None)
+        if "system" in state and callable(ld):
+            ld(state["system"])
