@@ -35,6 +35,10 @@ def test_quick_run_writes_the_metrics(example, method, tmp_path):
     assert m["deployed_before"]["n"] == m["deployed_after"]["n"] == 5
     assert m["steps"] == example.SIZES["quick"]["ft_steps"] and m["wall_s"] > 0
     assert 0 < m["trainable_params"] <= m["total_params"]
+    # the deployed trained model is not better than the same model digital (a wrongly scored
+    # deployment, e.g. an unshifted LM loss, would be)
+    assert m["deployed_after"]["mean"] >= 0.97 * m["digital_after"]
+    assert m["deployed_before"]["mean"] >= 0.97 * m["digital"]["mean"]
     # a learned character model: far below the uniform perplexity over the vocabulary
     from analogc.finetune.textdata import VOCAB_SIZE
     assert m["digital"]["mean"] < 0.5 * VOCAB_SIZE

@@ -80,6 +80,9 @@ def wrap(model: nn.Module, *, r: int = 8, alpha: float | None = None, dropout: f
     from peft import LoraConfig, get_peft_model  # after the checks: importing peft takes seconds
     cfg = LoraConfig(r=r, lora_alpha=float(alpha if alpha is not None else 2 * r), lora_dropout=float(dropout),
                      target_modules=target_modules, bias="none")
+    task = _task_type(model)
+    if task is not None:  # peft's task model keeps the HF signature (labels=, so the shifted LM loss)
+        cfg.task_type = task
     fan = any(type(m).__name__ == "Conv1D" for m in model.modules())  # HF GPT-2 stores [in, out]
     if fan:
         cfg.fan_in_fan_out = True
@@ -89,6 +92,19 @@ def wrap(model: nn.Module, *, r: int = 8, alpha: float | None = None, dropout: f
             return get_peft_model(model, cfg)
     except (ValueError, TypeError, KeyError) as e:
         raise AnalogcError(f"lora: peft cannot add adapters to {type(model).__name__}: {first_line(e)}") from None
+
+
+def _task_type(model: nn.Module) -> str | None:
+    """peft's task type for a Hugging Face causal LM or bare encoder/decoder body (their task
+    models keep the forward signature); None for anything else (plain PeftModel)."""
+    if not hasattr(model, "config"):
+        return None
+    name = type(model).__name__
+    if name.endswith(("ForCausalLM", "LMHeadModel")):
+        return "CAUSAL_LM"
+    if name.endswith("Model"):
+        return "FEATURE_EXTRACTION"
+    return None
 
 
 def deploy_adapted(model: nn.Module, hw: Any, *, seed: int, calibration: list[Any], **options: Any) -> nn.Module:
