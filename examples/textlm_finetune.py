@@ -189,7 +189,7 @@ def encoder(args, s: dict, out: Path) -> dict:
     for hw in ("pcm-hermes", "rram"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            plan = analogc.compile(analogc.trace(enc, data[0]), hw=hw)
+            plan = analogc.compile(analogc.trace(enc, data[0]), hw=hw, **getattr(args, "enc_set", {}))
             before = both(enc, plan)
             trained, res = analogc.finetune(enc, plan, data, method="distill", target="pooled", steps=s["enc_steps"],
                                             lr=LR["distill"], seed=0, out=out / f"encoder-{hw}", evaluate=False,
@@ -198,6 +198,7 @@ def encoder(args, s: dict, out: Path) -> dict:
         rows[hw] = {"before": before, "after": after,
                     "steps": res.metrics["steps"], "trainable_params": res.metrics["trainable_params"]}
     return {"model": f"BertModel {s['enc_layers']} x {s['enc_hidden']}, masked LM {s['enc_pre_steps']} steps",
+            "hardware_overrides": getattr(args, "enc_set", {}),
             "pretrain_final_loss": pre_loss, "eval_sentences": len(pick), "presets": rows}
 
 
@@ -209,8 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hw", default="pcm-hermes", help="hardware preset of the language model (default pcm-hermes)")
     ap.add_argument("--seeds", type=int, default=5, help="chip instances for each deployed figure (>= 5)")
     ap.add_argument("--no-encoder", action="store_true", help="distill: skip the encoder part")
+    ap.add_argument("--enc-set", action="append", default=[], metavar="KEY=INT",
+                    help="distill: a hardware override for the encoder's presets, e.g. weight_bits=4 (repeatable)")
     args = ap.parse_args(argv)
     try:
+        try:
+            args.enc_set = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.enc_set)}
+        except ValueError:
+            raise AnalogcError(f"--enc-set: expected KEY=INT, got {args.enc_set}") from None
         if args.seeds < 1:
             raise AnalogcError(f"--seeds: expected a positive integer, got {args.seeds}")
         out = Path(args.out)
