@@ -56,3 +56,30 @@ def test_quick_run_writes_the_metrics(example, method, tmp_path):
     before = (out / "metrics.json").read_bytes()
     assert example.main(["--method", method, "--quick", "--out", str(out)]) == 2
     assert (out / "metrics.json").read_bytes() == before
+
+
+def test_textdata_is_real_deterministic_and_split_by_file():
+    from analogc.finetune import textdata as td
+    c = td.corpus()
+    assert set(c.train_files).isdisjoint(c.heldout_files) and len(c.heldout_files) >= 5
+    assert len(c.train) == 2_000_000 and len(c.heldout) == 300_000
+    assert td.decode(c.train[:40]).startswith("# file: ")  # the stdlib's own text, first file's header
+    s = "def f(x):\n\treturn x  # ok"
+    assert td.decode(td.encode(s)) == s
+    assert td.encode("é€") .tolist() == [td.UNK, td.UNK]
+    assert float((c.train == td.UNK).float().mean()) < 1e-3  # almost all ASCII
+    a = [b["input_ids"] for b in td.lm_batches(c.train, batch=4, seq=16, steps=3, seed=7)]
+    b = [b["input_ids"] for b in td.lm_batches(c.train, batch=4, seq=16, steps=3, seed=7)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    g = torch.Generator().manual_seed(0)
+    x = td.windows(c.train, 64, 64)
+    mb = td.mlm_batch(x, prob=0.15, gen=g)
+    sel = mb["labels"] != -100
+    assert 0.12 < float(sel.float().mean()) < 0.18
+    assert torch.equal(mb["labels"][sel], x[sel])
+    assert 0.7 < float((mb["input_ids"][sel] == td.MASK).float().mean()) < 0.9  # BERT's 80%
+    sents = td.sentences("heldout")
+    assert len(sents) > 100 and all(s[0].isupper() and s[-1] in ".!?" for s in sents)
+    sb = td.sentence_batch(sents[:3], 32)
+    assert sb["attention_mask"].sum(1).tolist() == [min(32, len(s)) for s in sents[:3]]
+    assert (sb["input_ids"][sb["attention_mask"] == 0] == td.PAD).all()
