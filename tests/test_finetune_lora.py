@@ -169,3 +169,24 @@ def test_base_weights_are_programmed_once():
         opt.step()
     assert [(lay._cache_key, lay._w_eff.data_ptr()) for lay in layers] == keys  # never reprogrammed
     assert all(not p.requires_grad for n, p in meth.module().named_parameters() if "lora_" not in n)
+
+
+def test_lora_on_a_bert_encoder_keeps_its_signature_and_deploys():
+    import transformers as tf
+    torch.manual_seed(7)
+    cfg = tf.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16)
+    enc = tf.BertModel(cfg, add_pooling_layer=False).eval()
+    p = wrap(enc, r=2).eval()
+    b = {"input_ids": torch.randint(1, 50, (3, 8)), "attention_mask": torch.ones(3, 8, dtype=torch.long)}
+    with torch.no_grad():
+        for n, q in p.named_parameters():
+            if "lora_B" in n:
+                q.normal_(0, 0.1)
+        want = p(**b).last_hidden_state
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            am = deploy_adapted(p, "ideal", seed=0, calibration=[b])
+        assert torch.allclose(am(**b).last_hidden_state, want, atol=1e-5)  # ideal tiles: the digital model
+    names = [n for n, _ in p.named_modules() if n.endswith("lora_A.default")]
+    assert len(names) == 6  # query, key, value, attention output, intermediate, output ("all-linear")

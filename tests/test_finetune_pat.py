@@ -162,3 +162,21 @@ def test_pat_resume_reaches_the_uninterrupted_weights_bit_for_bit(tmp_path):
     for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(a, b), k
     assert [h["loss"] for h in res.history] == [h["loss"] for h in res_full.history]
+
+
+def test_deployed_twin_shares_the_models_parameters():
+    """twin="deployed": the nominal deployed model (another noise seed, no mismatch) runs with the
+    trained model's own parameters; on ideal hardware its gradient is the digital one."""
+    torch.manual_seed(6)
+    m = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
+    x, y = torch.randn(9, 5), torch.randint(0, 3, (9,))
+    sysm = DeployedSystem("ideal", seed=0, calibration=[x], twin="deployed")
+    out = pat_forward(sysm, m, (x, y))
+    tm = sysm.twin_module(m)
+    assert tm is not m and tm[0].weight is m[0].weight  # the same Parameter objects
+    F.cross_entropy(out, y).backward()
+    g_pat = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    F.cross_entropy(m(x), y).backward()
+    for a, b in zip(g_pat, (p.grad for p in m.parameters())):
+        assert torch.allclose(a, b, atol=1e-6)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import math
+import weakref
 import zlib
 from typing import Any, Callable, Iterable
 
@@ -170,6 +171,7 @@ class DeployedSystem:
         self._phys: nn.Module | None = None
         self._hooks: dict[str, _Mismatch] = {}
         self._twin_model: nn.Module | None = None
+        self._twin_source: Callable[[], Any] = lambda: None
         self._calls = 0
         self.twin: Callable[[nn.Module, Any], Any] = self._twin
 
@@ -267,7 +269,7 @@ class DeployedSystem:
         whose parameters are ``model``'s own (deployed twin, straight-through gradients)."""
         if self.twin_kind == "digital":
             return model
-        if self._twin_model is None or getattr(self._twin_model, "_analogc_source", None) is not model:
+        if self._twin_model is None or self._twin_source() is not model:
             tm, _ = self._deploy(model, self.seed + 1, mismatch=False)
             own = dict(model.named_parameters())
             for name, _p in list(tm.named_parameters()):
@@ -276,7 +278,7 @@ class DeployedSystem:
                     setattr(tm.get_submodule(owner) if owner else tm, leaf, own[name])
             from analogc.sim.calibrate import calibrate
             calibrate(tm, [split_batch(b)[0] for b in (self.calibration or [])] or None)
-            tm._analogc_source = model  # type: ignore[attr-defined]
+            self._twin_source = weakref.ref(model)  # (an attribute of tm would register it as a submodule)
             self._twin_model = tm
         return self._twin_model
 
