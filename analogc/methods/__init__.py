@@ -22,6 +22,9 @@ METHODS: dict[str, str] = {
     "fd": "analogc.methods.fd:FiniteDifferences",
     "spsa": "analogc.methods.spsa:SPSA",
     "es": "analogc.methods.es:ES",
+    "ff": "analogc.methods.ff:ForwardForward",
+    "phyll": "analogc.methods.phyll:PhyLL",
+    "ep": "analogc.methods.ep:EP",
 }
 
 

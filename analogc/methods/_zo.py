@@ -60,10 +60,11 @@ class ZerothOrder(TrainingMethod):
     needs_programmable = True
     lr = 0.05
     batch_size = 256
+    #: scale of the random initial weights (1: PyTorch's default initialization)
     gain = 1.0
 
     def sizes(self, setup: Setup) -> list[int]:
-        return list(setup.budget((4, 16), (8, 32)))
+        return list(setup.budget((8, 16), (16, 32)))
 
     def query_budget(self, setup: Setup) -> int:
         return setup.budget(150, 3000)

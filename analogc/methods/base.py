@@ -36,6 +36,8 @@ from analogc.errors import AnalogcError
 from analogc.finetune._batch import split_batch
 from analogc.methods.tasks import Task
 
+#: better than chance by this much (absolute accuracy) counts as converged
+MARGIN = 0.2
 #: what a method needs to know about the hardware (the review's Table 1 column)
 KNOWS = ("twin", "twin + noise model", "activation derivative", "nothing")
 
@@ -95,6 +97,7 @@ class Tracker:
         self._t0: float | None = None
         self.time_to_target: float | None = None
         self.passes_to_target: int | None = None
+        self.passes_to_clear: int | None = None
         self.state_bytes = 0
         self._saved = 0
         self.saved_peak = 0
@@ -166,6 +169,8 @@ class Tracker:
         finally:
             self.counting = True
         self.curve.append({"train_s": self._train_s, "passes": self.passes, "steps": self.steps, "accuracy": acc})
+        if self.passes_to_clear is None and acc >= self.task.chance + MARGIN:
+            self.passes_to_clear = self.passes
         if self.time_to_target is None and acc >= self.target:
             self.time_to_target = self._train_s
             self.passes_to_target = self.passes

@@ -13,12 +13,12 @@ from analogc.methods._zo import ZerothOrder
 class ES(ZerothOrder):
     name = "es"
     title = "evolution strategy (antithetic, population of 2 x 10)"
-    sigma = 0.05
+    sigma = 0.2  # above the chip's query-to-query noise, as for fd
     population = 10
-    lr = 0.02
+    lr = 0.05
 
     def sizes(self, setup):
-        return [setup.budget(16, 32)]
+        return [setup.budget(16, 16)]
 
     def queries_per_step(self, n: int) -> int:
         return 2 * self.population

@@ -12,8 +12,8 @@ from analogc.methods._zo import ZerothOrder
 class SPSA(ZerothOrder):
     name = "spsa"
     title = "zeroth-order: SPSA (2 queries per step)"
-    c = 0.05
-    lr = 0.02
+    c = 0.2  # perturbation: above the chip's query-to-query noise, as for fd
+    lr = 0.05
 
     def queries_per_step(self, n: int) -> int:
         return 2
