@@ -190,3 +190,41 @@ def test_lora_on_a_bert_encoder_keeps_its_signature_and_deploys():
         assert torch.allclose(am(**b).last_hidden_state, want, atol=1e-5)  # ideal tiles: the digital model
     names = [n for n, _ in p.named_modules() if n.endswith("lora_A.default")]
     assert len(names) == 6  # query, key, value, attention output, intermediate, output ("all-linear")
+
+
+class _Stop(Exception):
+    pass
+
+
+def _lora_run(out, stop_at=None, **kw):
+    from analogc.finetune.data import digits_tensors
+    x, y, _, _ = digits_tensors()
+    data = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 320, 32)]
+    calls = [0]
+
+    def loss_fn(outputs, batch):
+        calls[0] += 1
+        if stop_at is not None and calls[0] > stop_at:  # the first call checks batch 0
+            raise _Stop()
+        return F.cross_entropy(outputs, batch[1])
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    plan = analogc.compile(analogc.trace(m, (x[:8],)), hw="pcm-hermes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return analogc.finetune(m, plan, data, method="lora", r=2, reseed_every=4, steps=14, checkpoint_every=3,
+                                out=out, loss_fn=loss_fn, progress=False, evaluate=False, lr=1e-2, **kw)
+
+
+def test_lora_resume_reaches_the_uninterrupted_adapters_bit_for_bit(tmp_path):
+    """Checkpoint at step 9 (chip 2 of a fresh chip every 4 steps): the resumed run continues on
+    that chip and ends with the uninterrupted run's adapters."""
+    full, res_full = _lora_run(tmp_path / "a")
+    with pytest.raises(_Stop):
+        _lora_run(tmp_path / "b", stop_at=1 + 10)
+    resumed, res = _lora_run(tmp_path / "b", resume=True)
+    assert res.metrics["steps"] == 14
+    for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert [h["loss"] for h in res.history] == [h["loss"] for h in res_full.history]

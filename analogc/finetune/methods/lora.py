@@ -172,3 +172,7 @@ class LoRA(Method):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._steps = int(state.get("steps", 0))
+        every = int(self.opts["reseed_every"] or 0)
+        if every and self._steps % every and self._steps // every:  # back on the chip of that step
+            from analogc.sim.deploy import reseed
+            reseed(self.model, self.seed + self._steps // every)
