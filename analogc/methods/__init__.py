@@ -44,3 +44,9 @@ def methods(task: str = "digits", hw: Any = None, **kw: Any) -> Any:
 
 
 __all__ = ["METHODS", "method_class", "methods"]
+
+
+# ``analogc.methods(...)`` keeps working once this package is imported (as analogc.estimate)
+from analogc._callable import make_callable  # noqa: E402
+
+make_callable(__name__, methods)
