@@ -24,6 +24,7 @@ from typing import Sequence
 from analogc.cli.evaluate import add_evaluate_parser, add_tradeoff_parser
 from analogc.cli.finetune import add_finetune_parser
 from analogc.cli.hw import add_hw_parser
+from analogc.cli.methods import add_methods_parser
 from analogc.cli.report import add_models_parser, add_report_parser
 from analogc.cli.sweep import add_sweep_parser
 from analogc.cli.validate import add_validate_parser
@@ -39,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"analogc {__version__}")
     sub = p.add_subparsers(dest="command")
     for add in (add_report_parser, add_models_parser, add_hw_parser, add_evaluate_parser,
-                add_tradeoff_parser, add_sweep_parser, add_validate_parser, add_finetune_parser):
+                add_tradeoff_parser, add_sweep_parser, add_validate_parser, add_finetune_parser,
+                add_methods_parser):
         add(sub)
     return p
 
