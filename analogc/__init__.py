@@ -89,5 +89,13 @@ def finetune(model: Any, hw_or_plan: Any, data: Any, **kw: Any) -> Any:
     return _finetune(model, hw_or_plan, data, **kw)
 
 
+def methods(task: str = "digits", hw: Any = None, **kw: Any) -> Any:
+    """Training methods for physical hardware side by side, measured (see :mod:`analogc.methods`)."""
+    from analogc.methods.table import run_table
+
+    return run_table(task, hw, **kw)
+
+
 __all__ = ["AnalogcError", "Graph", "Op", "OpKind", "Plan", "TileMapping", "calibrate",
-           "compile", "deploy", "estimate", "finetune", "load_factory", "load_onnx", "sweep", "trace"]
+           "compile", "deploy", "estimate", "finetune", "load_factory", "load_onnx", "methods", "sweep",
+           "trace"]
