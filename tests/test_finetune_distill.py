@@ -134,3 +134,48 @@ def test_pooled_target_on_a_bert_encoder_respects_padding():
     assert type(out) is type(enc)
     assert torch.equal(out.encoder.layer[0].output.dense.weight, d.student.encoder.layer[0].output.dense.weight)
     assert not torch.equal(out.encoder.layer[0].output.dense.weight, enc.encoder.layer[0].output.dense.weight)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_distill_resume_reaches_the_uninterrupted_weights_bit_for_bit(tmp_path):
+    from analogc.finetune.data import digits_tensors
+    from analogc.finetune.methods import distill as D
+    x, _, _, _ = digits_tensors()
+    data = [x[i:i + 32] for i in range(0, 320, 32)]  # unlabeled
+    real_loss = D.Distill.loss
+
+    def run(out, stop_at=None, **kw):
+        calls = [0]
+
+        def loss(self, batch):
+            calls[0] += 1
+            if stop_at is not None and calls[0] > stop_at:
+                raise _Stop()
+            return real_loss(self, batch)
+
+        torch.manual_seed(0)
+        m = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+        plan = analogc.compile(analogc.trace(m, (x[:8],)), hw="pcm-hermes")
+        D.Distill.loss = loss
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return analogc.finetune(m, plan, data, method="distill", steps=14, checkpoint_every=4, out=out,
+                                        progress=False, evaluate=False, lr=3e-3, **kw)
+        finally:
+            D.Distill.loss = real_loss
+
+    full, res_full = run(tmp_path / "a")
+    with pytest.raises(_Stop):
+        run(tmp_path / "b", stop_at=10)
+    resumed, res = run(tmp_path / "b", resume=True)
+    assert res.metrics["steps"] == 14
+    for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert [h["loss"] for h in res.history] == [h["loss"] for h in res_full.history]
+    torch.manual_seed(0)
+    start = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    assert float((full[0].weight - start[0].weight).abs().max().detach()) > 1e-3  # the weights moved
