@@ -135,7 +135,7 @@ def test_lora_trains_only_adapters_and_recovers_accuracy_on_new_chips():
     for k in ("0.weight", "0.bias", "2.weight", "2.bias"):  # the base weights are the original's
         assert torch.equal(sd1[f"base_model.model.{k.split('.')[0]}.base_layer.{k.split('.')[1]}"], sd0[k])
     assert any("lora_B" in k and v.abs().sum() > 0 for k, v in sd1.items())  # adapters trained (B starts at 0)
-    # measured: 0.958 +- 0.003 -> 0.966 +- 0.003 (digital 0.970)
+    # measured: 0.958 +- 0.003 -> 0.964 +- 0.005 (digital 0.970)
     assert after["mean"] - before["mean"] > max(before["std"], after["std"])
 
     # deployed: base layers on tiles, adapters digital
