@@ -98,9 +98,9 @@ def run_table(task: Any = "digits", hw: Any = None, *, out: Any = None, quick: b
     from analogc.methods.base import Setup, measure
     from analogc.methods.tasks import Task, load_task
 
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise AnalogcError(f"methods: seed: expected a non-negative integer, got {seed!r}")
     t = task if isinstance(task, Task) else load_task(task, seed)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise AnalogcError(f"methods: seed: expected an integer, got {seed!r}")
     if target is None:
         target = TARGETS.get(t.name, 0.8)
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 1:
