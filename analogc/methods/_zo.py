@@ -81,7 +81,7 @@ class ZerothOrder(TrainingMethod):
         opt = torch.optim.Adam([theta], lr=self.lr)
         tr.keep(4 * theta.numel() * 4)  # parameters, gradient estimate, two Adam moments
         steps = max(1, self.query_budget(setup) // self.queries_per_step(q.n))
-        every = max(1, steps // 10)
+        every = max(1, steps // 30)  # finer than the others: the queries to a level are compared
         g = torch.Generator().manual_seed(setup.seed + 3)
         for i, batch in enumerate(setup.batches(self.batch_size, steps), 1):
             grad = self.estimate(q, batch, g)

@@ -99,6 +99,7 @@ class Tracker:
         self.passes_to_target: int | None = None
         self.passes_to_clear: int | None = None
         self.state_bytes = 0
+        self.memory_on = True
         self._saved = 0
         self.saved_peak = 0
 
@@ -129,7 +130,7 @@ class Tracker:
 
             def __init__(self, t: torch.Tensor) -> None:
                 self.t = t
-                self.n = t.numel() * t.element_size()
+                self.n = t.numel() * t.element_size() if tr.memory_on else 0
                 tr._saved += self.n
                 tr.saved_peak = max(tr.saved_peak, tr._saved)
 
@@ -254,9 +255,11 @@ class Setup:
 
         running = tracker._t0 is not None
         tracker.pause()  # building the chip (compiling, pricing, the reference) is not training
+        tracker.memory_on = False
         try:
             return self._physical(model, tracker, chip, calibration)
         finally:
+            tracker.memory_on = True
             if running:
                 tracker.start()
 

@@ -23,11 +23,11 @@ class Boom(TrainingMethod):
 
 class Flat(TrainingMethod):
     name = "flat"
-    title = "stays at chance"
+    title = "above chance, but by less than the margin"
 
     def run(self, setup, tr, hidden):
         tr.step()
-        return Outcome(setup.task.chance, 1, 1)
+        return Outcome(setup.task.chance + 0.5 * MARGIN, 1, 1)
 
 
 class Good(TrainingMethod):
