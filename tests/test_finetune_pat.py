@@ -180,3 +180,30 @@ def test_deployed_twin_shares_the_models_parameters():
     F.cross_entropy(m(x), y).backward()
     for a, b in zip(g_pat, (p.grad for p in m.parameters())):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_pat_on_a_hugging_face_causal_lm():
+    """Dict batches with labels: the loss is the LM's own shifted loss of the physical logits;
+    on ideal tiles without mismatch it and its gradient are the digital model's."""
+    import transformers as tf
+    from analogc.finetune.base import TrainContext
+    from analogc.finetune.methods.pat import PAT
+    torch.manual_seed(8)
+    cfg = tf.GPT2Config(vocab_size=40, n_positions=16, n_embd=16, n_layer=1, n_head=2, resid_pdrop=0.0,
+                        embd_pdrop=0.0, attn_pdrop=0.0, use_cache=False)
+    m = tf.GPT2LMHeadModel(cfg).eval()
+    x = torch.randint(0, 40, (3, 12))
+    b = {"input_ids": x, "labels": x}
+    meth = PAT()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        meth.setup(TrainContext(model=m, plan="ideal", seed=0, example_batch=b,
+                                physical=DeployedSystem("ideal", seed=0, calibration=[{"input_ids": x}])))
+    meth.model.eval()
+    loss = meth.loss(b)
+    ref = m(**b).loss
+    assert float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-5)
+    loss.backward()
+    ref.backward()
+    w, w0 = meth.model.transformer.h[0].mlp.c_fc.weight, m.transformer.h[0].mlp.c_fc.weight
+    assert torch.allclose(w.grad, w0.grad, atol=1e-5)

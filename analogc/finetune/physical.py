@@ -181,7 +181,8 @@ class DeployedSystem:
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            am = deploy(model, self.plan, seed=seed, **self.deploy_options)
+            ex = split_batch(self.calibration[0])[0] if self.calibration else None  # traced when no Plan
+            am = deploy(model, self.plan, seed=seed, example_inputs=ex, **self.deploy_options)
         am.eval()
         hooks: dict[str, _Mismatch] = {}
         if mismatch:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from analogc.errors import AnalogcError
+from analogc.finetune._batch import main_output, split_batch
 from analogc.finetune.base import Method, TrainContext
 from analogc.finetune.methods._common import check_options, default_loss
 from analogc.finetune.physical import DeployedSystem, as_physical
@@ -92,7 +93,7 @@ class PAT(Method):
         self.opts = check_options(self.name, ctx.options, OPTIONS)
         self.model = copy.deepcopy(ctx.model).train()
         self.system = as_physical(ctx.physical) or DeployedSystem(ctx.plan, seed=ctx.seed)
-        self.loss_fn = ctx.loss_fn or default_loss
+        self.loss_fn = ctx.loss_fn or self._hf_loss
         if hasattr(self.system, "prepare") and ctx.example_batch is not None:
             self.system.prepare(self.model, ctx.example_batch)
 
@@ -104,6 +105,16 @@ class PAT(Method):
 
     def loss(self, batch: Any) -> torch.Tensor:
         return self.loss_fn(self.forward(batch), batch)
+
+    def _hf_loss(self, out: Any, batch: Any) -> torch.Tensor:
+        """The default loss: a Hugging Face causal LM's own (shifted) loss of the *physical*
+        logits (its ``.loss`` would be the twin's), else :func:`default_loss`."""
+        _, labels = split_batch(batch)
+        if (isinstance(batch, dict) and labels is not None
+                and type(self.model).__name__.endswith(("LMHeadModel", "ForCausalLM"))):
+            y = main_output(out)
+            return self.model.loss_function(logits=y, labels=labels, vocab_size=y.shape[-1])
+        return default_loss(out, batch)
 
     def export(self) -> nn.Module:
         return copy.deepcopy(self.model).eval()
