@@ -206,12 +206,14 @@ def plot(df: Any, curves: dict[str, Any], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for name, c in curves.items():
+    cmap = plt.get_cmap("tab20")
+    for i, (name, c) in enumerate(curves.items()):
         if not c:
             continue
+        style = {"color": cmap(i % 20), "ls": ("-", "--", ":")[i % 3], "marker": "os^D"[i % 4], "ms": 3, "label": name}
         xs = [max(p["passes"], 0.8) for p in c]
-        a.plot(xs, [p["accuracy"] for p in c], marker="o", ms=3, label=name)
-        b.plot([max(p["train_s"], 1e-3) for p in c], [p["accuracy"] for p in c], marker="o", ms=3, label=name)
+        a.plot(xs, [p["accuracy"] for p in c], **style)
+        b.plot([max(p["train_s"], 1e-3) for p in c], [p["accuracy"] for p in c], **style)
     a.set_xscale("log")
     b.set_xscale("log")
     a.set_xlabel("physical forward passes while training (0 shown at 0.8)")
