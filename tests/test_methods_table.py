@@ -119,3 +119,18 @@ def test_reservoir_on_the_recall_task(tmp_path):
     r = df.iloc[0]
     assert r["steps"] == 1 and r["physical_passes"] == 40  # one pass per time step, the whole batch
     assert r["accuracy"] > 0.25 + MARGIN and r["status"] == "converged"
+
+
+def test_users_chip_file(tmp_path):
+    """The user's own chip file (examples/my_pcm_chip.toml: 512x512 cores, 6-bit ADCs): the
+    table trains on it and prices on it (its own estimate, not a preset's)."""
+    from pathlib import Path
+    chip = Path(__file__).resolve().parents[1] / "examples" / "my_pcm_chip.toml"
+    df = analogc.methods("digits", str(chip), quick=True, methods=["elm", "pat"]).set_index("method")
+    assert set(df["hw"]) == {"my-pcm-512"}
+    m = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = analogc.estimate(analogc.compile(analogc.trace(m, (torch.zeros(1, 64),)), hw=str(chip)))
+    assert df.loc["elm", "physical_j_per_step"] == pytest.approx(1437 * rep.summary["energy_j"], rel=1e-9, abs=0)
+    assert df.loc["pat", "accuracy"] > 0.1 + MARGIN
