@@ -4,7 +4,7 @@ mismatches), joined by a digital ReLU and length normalization; each layer is tr
 own physical input and output only (no gradient crosses a layer)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn

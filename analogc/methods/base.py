@@ -32,7 +32,6 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
-from analogc.errors import AnalogcError
 from analogc.finetune._batch import split_batch
 from analogc.methods.tasks import Task
 
@@ -251,8 +250,6 @@ class Setup:
         (default: the first 256 training inputs; for a model whose input is not the task's,
         its first batch), counted by ``tracker``. ``chip`` picks another chip (another layer
         of a layer-by-layer system)."""
-        from analogc.finetune.physical import mismatched_system
-
         running = tracker._t0 is not None
         tracker.pause()  # building the chip (compiling, pricing, the reference) is not training
         tracker.memory_on = False

@@ -19,8 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from analogc.methods.base import Outcome, Setup, Tracker, TrainingMethod, accuracy, mlp, n_params, \
-    physical_accuracy
+from analogc.methods.base import Outcome, Setup, Tracker, TrainingMethod, accuracy, mlp, n_params
 
 #: the reservoir's state size and spectral radius (Jaeger, GMD report 148, 2001: radius < 1)
 RESERVOIR = 64

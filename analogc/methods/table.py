@@ -95,7 +95,7 @@ def run_table(task: Any = "digits", hw: Any = None, *, out: Any = None, quick: b
     import pandas as pd
 
     from analogc.hardware import resolve_hw
-    from analogc.methods.base import Setup, measure
+    from analogc.methods.base import Setup
     from analogc.methods.tasks import Task, load_task
 
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -223,7 +223,8 @@ def plot(df: Any, curves: dict[str, Any], path: Path, title: str) -> None:
         if len(df):
             ax.axhline(float(df["chance"].iloc[0]), color="grey", ls=":", lw=1)
             ax.axhline(float(df["target"].iloc[0]), color="grey", ls="--", lw=1)
-    b.legend(fontsize=7, ncol=2)
+    if any(curves.values()):
+        b.legend(fontsize=7, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
     import io
