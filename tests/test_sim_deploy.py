@@ -334,7 +334,8 @@ def test_deploy_refuses_options_that_are_not_simulation_options():
     plan = plan_for(m, x, hw("pcm"))
     with pytest.raises(AnalogcError, match=r"unknown option\(s\) t_infrence: expected one of calibration_method, "
                                            r"converter_passes, dims, exact_noise, input_range, input_range_mode, "
-                                           r"matmul, outlier_threshold, t_inference, weight_clip_sigma"):
+                                           r"matmul, outlier_threshold, t_inference, train_device_noise, "
+                                           r"weight_clip_sigma"):
         deploy(m, plan, seed=0, t_infrence=3.15e7)
     with pytest.raises(AnalogcError, match=r"photons_per_mac.*hw_models.load"):
         deploy(m, plan, seed=0, photons_per_mac=3.0)
