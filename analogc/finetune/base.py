@@ -46,8 +46,9 @@ class Method:
 
     Life cycle: ``setup(ctx)`` once (build the module being trained, e.g. a deployed copy, a
     peft-wrapped copy, a student and a frozen teacher); the trainer optimizes
-    ``trainable()`` with ``loss(batch)`` for the given steps (DDP wraps ``module()`` when
-    distributed); ``export()`` returns the trained *digital* model, which
+    ``trainable()`` with ``loss(batch)`` for the given steps (when distributed, DDP wraps a small
+    module holding the trainable parameters whose forward is ``loss``); ``export()`` returns the
+    trained *digital* model, which
     :func:`analogc.deploy` programs onto fresh chip instances for evaluation.
     ``state_dict``/``load_state_dict`` carry what a checkpoint must hold beyond the
     parameters of ``module()`` (default: nothing)."""
@@ -61,7 +62,7 @@ class Method:
         raise NotImplementedError
 
     def module(self) -> nn.Module:
-        """The module whose forward the loss runs (what DDP wraps)."""
+        """The module whose forward the loss runs."""
         raise NotImplementedError
 
     def trainable(self) -> list[nn.Parameter]:
