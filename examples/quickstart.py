@@ -31,9 +31,11 @@ with torch.no_grad():
     err = (amodel(x) - model(x)).norm() / model(x).norm()
 print(f"relative output error on PCM: {float(err):.3f}")
 
-# 5. cheaper and noisier: fewer ADC bits, priced and simulated with the same number
+# 5. cheaper and noisier: fewer ADC bits, priced and simulated with the same number (on the
+#    RRAM preset's SAR-like converters; the PCM preset's CCO converters draw the bit-line current
+#    over the read window, so their energy hardly depends on the bits)
 for bits in (4, 6, 8):
-    hw = hw_models.load("pcm-hermes", adc_bits=bits)
+    hw = hw_models.load("rram", adc_bits=bits)
     p = analogc.compile(graph, hw=hw)
     a = analogc.deploy(model, p, seed=0, calibration=[x])
     with torch.no_grad():

@@ -64,8 +64,9 @@ def _needs(method: Any, hw: Any) -> None:
     """A method that rewrites the weights in situ needs the hardware's cost of a write."""
     if not method.needs_programmable:
         return
-    fam = hw.params.get("tile", {}).get("family")
-    if fam in ("crossbar", "charge") and "write_energy" not in hw.params.get("programming", {}):
+    # families that program by writing cells price the write from [programming] write_energy
+    writes_cells = "cell_write" in hw.tile_model.actions_to_program(1)
+    if writes_cells and "write_energy" not in hw.params.get("programming", {}):
         raise AnalogcError(f"methods: {method.name} rewrites the weights on the chip at every step, but "
                            f"{hw.params.get('_file', hw.name)} has no [programming] write_energy to price it")
 
