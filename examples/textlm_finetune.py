@@ -24,7 +24,6 @@ before and after fine-tuning, each over ``--seeds`` chip instances (seeds 100...
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys

@@ -197,11 +197,8 @@ class TileFamily:
         if self.dac.model != "driver":
             return self.dac.energy_j
         d, tech = self.p.get("dac", {}), self.need_tech("dac", "driver")
-        if "pitch" in d:
-            pitch = d["pitch"].si
-        elif "cell_area" in self.p.get("array", {}):
-            pitch = math.sqrt(self.p["array"]["cell_area"].si)
-        else:
+        pitch = self.line_pitch_m()
+        if pitch is None:
             raise HardwareConfigError(f"{self.p.get('_file')}: [dac] pitch: expected the cell pitch along the "
                                       f"driven line (or [array] cell_area) for model = \"driver\", got nothing")
         load = d["cell_load"].si if "cell_load" in d else tech.c_transistor_f
@@ -219,6 +216,15 @@ class TileFamily:
             mean = self.q("array", "mean_input_fraction") * (2 ** (self.hw.input_bits - 1) - 1)
             return mean * driver_energy_j(c, v, tech)
         return (0.5 if self.encoding == "bit-serial" else 1.0) * driver_energy_j(c, v, tech)
+
+    def line_pitch_m(self) -> float | None:
+        """The cell pitch along a row line: ``[dac] pitch``, else ``sqrt([array] cell_area)``
+        (None when the file gives neither)."""
+        if "pitch" in self.p.get("dac", {}):
+            return self.p["dac"]["pitch"].si
+        if "cell_area" in self.p.get("array", {}):
+            return math.sqrt(self.p["array"]["cell_area"].si)
+        return None
 
     def line_voltage(self) -> float:
         """The voltage a row driver swings its line to when ``[dac] drive_voltage`` is not given:

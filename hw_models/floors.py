@@ -36,10 +36,10 @@ Example::
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from hw_models.circuits import STOCK
+from hw_models.errors import HardwareConfigError
 from hw_models.units import landauer_j, photon_energy_j
 
 #: families whose inputs travel on word lines across the cells
@@ -62,24 +62,20 @@ def shot_noise_floor_j(fam: Any, cols_used: int) -> float:
 def wire_pitch_m(fam: Any) -> float | None:
     """The cell pitch along a word line: ``[dac] pitch``, ``sqrt([array] cell_area)``, else the
     minimum metal pitch ``2 x node`` (None without a node)."""
-    p = fam.p
-    if "pitch" in p.get("dac", {}):
-        return p["dac"]["pitch"].si
-    if "cell_area" in p.get("array", {}):
-        return math.sqrt(p["array"]["cell_area"].si)
-    node = p.get("hardware", {}).get("technology_node")
+    pitch = fam.line_pitch_m()  # the pitch the driver model prices the line with
+    if pitch is not None:
+        return pitch
+    node = fam.p.get("hardware", {}).get("technology_node")
     return 2 * node.si if node is not None else None
 
 
 def line_voltage_v(fam: Any) -> float | None:
     """The voltage a word line must swing: read voltage (resistive), drive voltage (charge),
     else the chip's supply (None when none is known)."""
-    a, c = fam.p.get("array", {}), fam.p.get("charge", {})
-    if fam.name == "charge" and "drive_voltage" in c:
-        return c["drive_voltage"].si
-    if "read_voltage" in a and getattr(fam, "noise_model", None) in ("pcm", "rram"):
-        return a["read_voltage"].si
-    return fam.tech.vdd if fam.tech is not None else None
+    try:  # the voltage the driver model charges the line to (one definition, in the family)
+        return fam.line_voltage()
+    except HardwareConfigError:  # no node (or no drive voltage): nothing to bound by
+        return None
 
 
 def wire_floor_j(fam: Any, rows_used: int, cols_used: int) -> float:

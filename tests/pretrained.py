@@ -20,22 +20,22 @@ Used by ``tests/test_pretrained_fidelity.py``, ``benchmarks/transformer_fidelity
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import math
 import os
 import sys
-import sysconfig
 import tempfile
 import time
-import zlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+# the fine-tuning text's files and split (one definition, in the package)
+from analogc.finetune.textdata import split_of as _split, stdlib_files
 
 #: bump when the training code changes in a way that changes the weights
 CODE_VERSION = 1
@@ -58,19 +58,6 @@ def encode(text: str) -> torch.Tensor:
 
 def decode(ids: torch.Tensor) -> str:
     return bytes(int(i) for i in ids if int(i) < 256).decode("utf-8", errors="replace")
-
-
-def stdlib_files() -> list[Path]:
-    """The standard library's top-level ``.py`` modules, sorted by name (deterministic; the
-    subdirectories, such as ``test/``, differ between distributions and are left out)."""
-    root = Path(sysconfig.get_paths()["stdlib"])
-    return sorted(Path(p) for p in glob.glob(str(root / "*.py")))
-
-
-def _split(path: Path) -> str:
-    """'heldout' for about one file in eight (by a hash of the name, stable when files come
-    and go), else 'train'."""
-    return "heldout" if zlib.crc32(path.name.encode()) % 8 == 0 else "train"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ MODEL --html`. Parsed strictly (every table has rows, every image is an embedded
 decodes, nothing is fetched), then opened in a real headless browser when one is installed
 (Debian's chromium-headless-shell driven by Playwright; skipped, saying so, otherwise)."""
 import base64
-import shutil
 import struct
 from html.parser import HTMLParser
 from pathlib import Path

@@ -1,6 +1,5 @@
 """Family sweeps (issue 12): configurations along the published rules, traced MACs against
 the hand formulas, the sweep.csv columns, --vary, module:factory, and the CLI's outputs."""
-import math
 
 import pandas as pd
 import pytest

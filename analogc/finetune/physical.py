@@ -33,7 +33,6 @@ Example::
 """
 from __future__ import annotations
 
-import copy
 import math
 import weakref
 import zlib

@@ -1,6 +1,5 @@
 """Circuit-level component models (hw_models/circuits.py) against hand formulas and published
 figures, and the keys of the hardware format that reach them."""
-import math
 
 import pytest
 from pytest import approx
